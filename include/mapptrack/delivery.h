@@ -1,0 +1,24 @@
+// What the request thread hands to the delivery threads: an owned copy of
+// one encoded hit and where it goes. Nothing in it points into a request.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace mapptrack {
+
+struct DeliveryOptions {
+    unsigned timeout_ms = 2000;     // per attempt (MappTrackTimeout)
+    unsigned batch_size = 50;       // hits per request; 1 = one GET per hit
+    unsigned batch_delay_ms = 200;  // how long a batch may wait to fill
+};
+
+struct Delivery {
+    std::string endpoint;  // {domain}/{ids}
+    std::string line;      // wt?p=…&eor=1
+    std::string cookies;   // the visitor's Mapp cookies (sent with single GETs)
+    DeliveryOptions options;
+    std::int64_t queued_ms = 0;
+};
+
+}  // namespace mapptrack

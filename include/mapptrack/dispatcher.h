@@ -1,0 +1,73 @@
+// Per-process delivery: a bounded queue served by background APR threads,
+// each with its own transport. Started in child_init, stopped by a pool
+// pre-cleanup that drains with a deadline.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+
+#include "mapptrack/delivery.h"
+#include "mapptrack/log.h"
+#include "mapptrack/metrics.h"
+#include "mapptrack/queue.h"
+#include "mapptrack/transport.h"
+
+namespace mapptrack {
+
+struct DispatcherOptions {
+    unsigned threads = 2;
+    std::size_t queue_capacity = 10000;
+    unsigned retries = 5;                              // attempts after the first
+    std::chrono::milliseconds backoff_base{200};       // doubled per retry, with jitter
+    std::chrono::milliseconds backoff_cap{10000};
+    std::chrono::milliseconds drain_deadline{5000};    // at stop
+};
+
+// Builds one transport per thread; `abort` is set when the drain deadline passes.
+using TransportFactory =
+    std::function<std::unique_ptr<Transport>(const std::atomic<bool>* abort)>;
+
+class Dispatcher {
+public:
+    // Starts the threads. nullptr (logged) if no thread could be started.
+    static Dispatcher* start(const DispatcherOptions& options, TransportFactory factory,
+                             Logger log) noexcept;
+
+    // Never blocks on I/O; a full queue refuses the hit (counted).
+    DeliveryQueue::PushResult enqueue(Delivery&& delivery) noexcept;
+
+    // Stops taking hits, delivers what is queued until the deadline, then
+    // aborts transfers and joins. Deletes the dispatcher unless a thread did
+    // not end in time (then its memory is left to the exiting process).
+    static void stop(Dispatcher* dispatcher) noexcept;
+
+    const Metrics& metrics() const { return metrics_; }
+    std::size_t queued_now() const { return queue_.size(); }
+
+private:
+    struct Worker;
+    Dispatcher(const DispatcherOptions& options, TransportFactory factory, Logger log);
+    ~Dispatcher();
+    void run(Worker& worker) noexcept;
+    void deliver(Transport& transport, std::vector<Delivery>& batch);
+    bool wait_backoff(unsigned attempt);
+    friend struct DispatcherAccess;
+
+    DispatcherOptions options_;
+    TransportFactory factory_;
+    Logger log_;
+    DeliveryQueue queue_;
+    Metrics metrics_;
+    std::atomic<bool> stopping_{false};
+    std::atomic<bool> abort_{false};
+    std::atomic<unsigned> running_{0};
+    RateLimit failure_log_{60000};
+    RateLimit full_log_{60000};
+    std::atomic<bool> failing_{false};
+    struct Threads;
+    std::unique_ptr<Threads> threads_;
+};
+
+}  // namespace mapptrack

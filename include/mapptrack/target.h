@@ -1,0 +1,38 @@
+// Where hits go: the track domain URL, the track IDs, and the admin's
+// allow-list of track hosts for .htaccess.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mapptrack {
+
+struct TrackDomain {
+    std::string scheme;  // "http" or "https"
+    std::string host;    // lower case; IPv6 without brackets
+    int port = 0;        // explicit or the scheme's default
+    std::string path;    // "" or "/some/path" (no trailing slash)
+
+    // scheme://host[:port]path, the port only when not the default.
+    std::string url() const;
+};
+
+// Parses `https://host[:port][/path]` (http:// allowed). No user info, query
+// or fragment. On failure returns nullopt and sets `*error` to the reason.
+std::optional<TrackDomain> parse_track_domain(std::string_view text, std::string* error);
+
+// Parses `ID[,ID…]` (track IDs: 1 to 20 digits). nullopt on any other input.
+std::optional<std::vector<std::string>> parse_track_ids(std::string_view text, std::string* error);
+
+// `{domain}/{id,id…}`: the prefix of `/wt`, `/batch` and every other request.
+std::string make_endpoint(const TrackDomain& domain, const std::vector<std::string>& ids);
+
+// A MappTrackAllowDomain pattern: `host`, `*.suffix`, `*`, each with an
+// optional `:port` or `:*`. Without a port only the scheme's default ports
+// (80, 443) match.
+bool is_valid_host_pattern(std::string_view pattern);
+bool host_allowed(const std::vector<std::string>& patterns, const TrackDomain& domain);
+
+}  // namespace mapptrack

@@ -1,0 +1,77 @@
+// Parsing the visitor's Cookie header and keeping only Mapp's cookies.
+#include "mapptrack/cookies.h"
+
+namespace mapptrack {
+namespace {
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+bool starts_with(std::string_view s, std::string_view prefix) {
+    return s.substr(0, prefix.size()) == prefix;
+}
+
+}  // namespace
+
+CookieList parse_cookie_header(std::string_view header) {
+    CookieList cookies;
+    while (!header.empty()) {
+        const std::size_t end = header.find(';');
+        std::string_view piece = header.substr(0, end);
+        header = end == std::string_view::npos ? std::string_view() : header.substr(end + 1);
+        const std::size_t eq = piece.find('=');
+        if (eq == std::string_view::npos) continue;
+        const std::string_view name = trim(piece.substr(0, eq));
+        std::string_view value = trim(piece.substr(eq + 1));
+        if (name.empty()) continue;
+        if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+            value = value.substr(1, value.size() - 2);
+        }
+        cookies.emplace_back(name, value);
+    }
+    return cookies;
+}
+
+std::optional<std::string_view> find_cookie(const CookieList& cookies, std::string_view name) {
+    for (const auto& [n, v] : cookies) {
+        if (n == name) return v;
+    }
+    return std::nullopt;
+}
+
+bool is_mapp_cookie_name(std::string_view name) {
+    return starts_with(name, "wt") || name == "webtrekkOptOut" || name == "miCookieOptOut";
+}
+
+std::string mapp_cookie_header(const CookieList& cookies) {
+    std::string out;
+    for (const auto& [name, value] : cookies) {
+        if (!is_mapp_cookie_name(name)) continue;
+        // A value that could end the header or the cookie is not passed on.
+        if (value.find_first_of(";\r\n") != std::string_view::npos) continue;
+        if (!out.empty()) out += "; ";
+        out.append(name);
+        out.push_back('=');
+        out.append(value);
+    }
+    return out;
+}
+
+std::optional<std::string_view> parse_wt3_eid(std::string_view value, std::string_view track_id) {
+    if (track_id.empty()) return std::nullopt;
+    while (!value.empty()) {
+        const std::size_t end = value.find(';');
+        std::string_view entry = value.substr(0, end);
+        value = end == std::string_view::npos ? std::string_view() : value.substr(end + 1);
+        const std::size_t bar = entry.find('|');
+        if (bar == std::string_view::npos || entry.substr(0, bar) != track_id) continue;
+        std::string_view id = entry.substr(bar + 1);
+        return id.substr(0, id.find('#'));
+    }
+    return std::nullopt;
+}
+
+}  // namespace mapptrack

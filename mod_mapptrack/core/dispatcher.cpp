@@ -1,0 +1,252 @@
+// Delivery threads: take batches from the queue, send them, retry with
+// backoff, and stop within a deadline when the process ends.
+#include "mapptrack/dispatcher.h"
+
+#include <apr_pools.h>
+#include <apr_thread_proc.h>
+#include <apr_time.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+namespace mapptrack {
+
+struct Dispatcher::Worker {
+    Dispatcher* owner = nullptr;
+    apr_thread_t* thread = nullptr;
+};
+
+struct Dispatcher::Threads {
+    apr_pool_t* pool = nullptr;  // unmanaged: outlives pchild if a thread hangs
+    std::vector<std::unique_ptr<Worker>> workers;
+};
+
+// Lets the C thread entry reach the private loop.
+struct DispatcherAccess {
+    static void* APR_THREAD_FUNC thread_main(apr_thread_t*, void* data) {
+        auto* worker = static_cast<Dispatcher::Worker*>(data);
+        worker->owner->run(*worker);
+        return nullptr;
+    }
+};
+
+namespace {
+
+std::string describe(const OutboundResponse& r) {
+    if (r.outcome == OutboundResponse::Outcome::Answered) return "HTTP " + std::to_string(r.status);
+    return r.error.empty() ? std::string("no answer") : r.error;
+}
+
+OutboundRequest build_request(const std::vector<Delivery>& batch) {
+    OutboundRequest request;
+    const Delivery& first = batch.front();
+    request.timeout_ms = first.options.timeout_ms;
+    if (batch.size() == 1 && first.options.batch_size <= 1) {
+        request.url = first.endpoint + "/" + first.line;
+        if (!first.cookies.empty()) request.headers.push_back("Cookie: " + first.cookies);
+        return request;
+    }
+    request.post = true;
+    request.url = first.endpoint + "/batch";
+    request.headers.push_back("Content-Type: text/plain");
+    std::size_t size = 0;
+    for (const Delivery& d : batch) size += d.line.size() + 1;
+    request.body.reserve(size);
+    for (const Delivery& d : batch) {
+        if (!request.body.empty()) request.body.push_back('\n');
+        request.body += d.line;
+    }
+    return request;
+}
+
+}  // namespace
+
+Dispatcher::Dispatcher(const DispatcherOptions& options, TransportFactory factory, Logger log)
+    : options_(options), factory_(std::move(factory)), log_(log), queue_(options.queue_capacity),
+      threads_(std::make_unique<Threads>()) {}
+
+Dispatcher::~Dispatcher() {
+    if (threads_ && threads_->pool) apr_pool_destroy(threads_->pool);
+}
+
+Dispatcher* Dispatcher::start(const DispatcherOptions& options, TransportFactory factory,
+                              Logger log) noexcept {
+    Dispatcher* d = nullptr;
+    try {
+        d = new Dispatcher(options, std::move(factory), log);
+        if (apr_pool_create_unmanaged_ex(&d->threads_->pool, nullptr, nullptr) != APR_SUCCESS) {
+            log(LogLevel::Error, "MT0001: cannot create a memory pool for the delivery threads");
+            delete d;
+            return nullptr;
+        }
+        // Delivery threads must never run httpd's signal handlers (prefork
+        // runs its exit path in them): they start with all signals blocked.
+        sigset_t all, previous;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &previous);
+        for (unsigned i = 0; i < std::max(1u, options.threads); ++i) {
+            auto worker = std::make_unique<Worker>();
+            worker->owner = d;
+            d->running_.fetch_add(1);
+            if (apr_thread_create(&worker->thread, nullptr, &DispatcherAccess::thread_main, worker.get(),
+                                  d->threads_->pool) != APR_SUCCESS) {
+                d->running_.fetch_sub(1);
+                log(LogLevel::Error, "MT0002: cannot start a delivery thread");
+                continue;
+            }
+            d->threads_->workers.push_back(std::move(worker));
+        }
+        pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+        if (d->threads_->workers.empty()) {
+            delete d;
+            return nullptr;
+        }
+        return d;
+    } catch (...) {
+        log(LogLevel::Error, "MT0003: out of memory starting the delivery threads");
+        delete d;
+        return nullptr;
+    }
+}
+
+DeliveryQueue::PushResult Dispatcher::enqueue(Delivery&& delivery) noexcept {
+    const auto result = queue_.push(std::move(delivery));
+    if (result == DeliveryQueue::PushResult::Queued) {
+        Metrics::add(metrics_.queued, 1);
+    } else if (result == DeliveryQueue::PushResult::Full) {
+        Metrics::add(metrics_.dropped_queue_full, 1);
+        if (full_log_.allow(now_ms())) {
+            log_(LogLevel::Warn,
+                 "MT0201: delivery queue full (" + std::to_string(queue_.capacity()) +
+                     " hits): new hits are dropped; " +
+                     std::to_string(metrics_.dropped_queue_full.load()) +
+                     " dropped so far. Is the track server slow? Raise MappTrackQueueSize or MappTrackThreads");
+        }
+    }
+    return result;
+}
+
+void Dispatcher::run(Worker&) noexcept {
+    try {
+        std::unique_ptr<Transport> transport = factory_(&abort_);
+        while (!abort_.load()) {
+            std::vector<Delivery> batch = queue_.pop_batch(std::chrono::milliseconds(100));
+            if (batch.empty()) {
+                if (stopping_.load() && queue_.size() == 0) break;
+                continue;
+            }
+            deliver(*transport, batch);
+        }
+    } catch (...) {
+        log_(LogLevel::Error, "MT0004: a delivery thread failed unexpectedly and stopped");
+    }
+    running_.fetch_sub(1);
+}
+
+// Sleeps the backoff for `attempt` (0-based); false if the dispatcher is stopping.
+bool Dispatcher::wait_backoff(unsigned attempt) {
+    thread_local std::minstd_rand random(static_cast<unsigned>(apr_time_now()) ^
+                                         static_cast<unsigned>(reinterpret_cast<std::uintptr_t>(&attempt)));
+    const std::int64_t cap = options_.backoff_cap.count();
+    std::int64_t delay = options_.backoff_base.count() << std::min(attempt, 20u);
+    delay = std::min(delay, cap);
+    // Jitter: between half and the full delay, so threads and children spread out.
+    delay = delay / 2 + static_cast<std::int64_t>(random() % static_cast<unsigned>(delay / 2 + 1));
+    const std::int64_t until = now_ms() + delay;
+    while (now_ms() < until) {
+        if (stopping_.load() || abort_.load()) return false;
+        apr_sleep(apr_time_from_msec(std::min<std::int64_t>(20, until - now_ms() + 1)));
+    }
+    return true;
+}
+
+void Dispatcher::deliver(Transport& transport, std::vector<Delivery>& batch) {
+    const OutboundRequest request = build_request(batch);
+    const std::uint64_t n = batch.size();
+    for (unsigned attempt = 0;; ++attempt) {
+        if (abort_.load()) {
+            Metrics::add(metrics_.lost_at_stop, n);
+            return;
+        }
+        const OutboundResponse response = transport.perform(request);
+        Metrics::add(metrics_.requests, 1);
+        switch (classify(response)) {
+            case Verdict::Delivered:
+                Metrics::add(metrics_.delivered, n);
+                if (failing_.exchange(false)) {
+                    log_(LogLevel::Notice, "MT0102: delivery to " + batch.front().endpoint +
+                                               " works again");
+                }
+                return;
+            case Verdict::Rejected:
+                Metrics::add(metrics_.rejected, n);
+                if (failure_log_.allow(now_ms())) {
+                    log_(LogLevel::Warn, "MT0103: track server " + batch.front().endpoint +
+                                             " refused " + std::to_string(n) + " hit(s) with " +
+                                             describe(response) +
+                                             "; they are dropped (check MappTrackId and MappTrackDomain)");
+                }
+                return;
+            case Verdict::Retry:
+                break;
+        }
+        if (attempt >= options_.retries || !wait_backoff(attempt)) {
+            if (abort_.load() || stopping_.load()) {
+                Metrics::add(metrics_.lost_at_stop, n);
+            } else {
+                Metrics::add(metrics_.failed, n);
+            }
+            failing_.store(true);
+            if (failure_log_.allow(now_ms())) {
+                log_(LogLevel::Error,
+                     "MT0101: delivery to " + batch.front().endpoint + " failed after " +
+                         std::to_string(attempt + 1) + " attempt(s): " + describe(response) + "; " +
+                         std::to_string(n) + " hit(s) lost, " +
+                         std::to_string(metrics_.failed.load() + metrics_.lost_at_stop.load()) +
+                         " in all in this process");
+            }
+            return;
+        }
+        Metrics::add(metrics_.retries, 1);
+    }
+}
+
+void Dispatcher::stop(Dispatcher* d) noexcept {
+    if (!d) return;
+    d->stopping_.store(true);
+    d->queue_.close();
+    const auto wait_for_threads = [d](std::int64_t ms) {
+        const std::int64_t until = now_ms() + ms;
+        while (d->running_.load() > 0 && now_ms() < until) apr_sleep(apr_time_from_msec(10));
+    };
+    wait_for_threads(d->options_.drain_deadline.count());
+    if (d->running_.load() > 0) {
+        d->abort_.store(true);  // in-flight transfers end at their next progress callback
+        wait_for_threads(1500);
+    }
+    const std::size_t left = d->queue_.size();
+    if (left > 0) {
+        Metrics::add(d->metrics_.lost_at_stop, left);
+        d->log_(LogLevel::Warn, "MT0202: process stopping: " + std::to_string(left) +
+                                    " queued hit(s) could not be delivered within " +
+                                    std::to_string(d->options_.drain_deadline.count()) +
+                                    " ms and are lost");
+    }
+    if (d->running_.load() > 0) {
+        // Joining could hang past httpd's kill deadline; the process is
+        // exiting, so the threads' memory is left to it.
+        d->log_(LogLevel::Warn, "MT0203: " + std::to_string(d->running_.load()) +
+                                    " delivery thread(s) did not stop in time");
+        return;
+    }
+    for (auto& worker : d->threads_->workers) {
+        apr_status_t rv;
+        apr_thread_join(&rv, worker->thread);
+    }
+    delete d;
+}
+
+}  // namespace mapptrack

@@ -1,0 +1,95 @@
+// Encoding a Hit into the `wt?` request line of design §5.
+#include "mapptrack/hit.h"
+
+#include <algorithm>
+#include <array>
+
+#include "mapptrack/encode.h"
+
+namespace mapptrack {
+namespace {
+
+std::string encode_or_zero(std::string_view raw, std::size_t max_chars, std::size_t max_bytes) {
+    std::string encoded = encode_query_value(raw, max_chars, max_bytes);
+    return encoded.empty() ? std::string("0") : encoded;
+}
+
+void add_param(std::string& out, std::string_view name, std::string_view encoded_value) {
+    out.push_back('&');
+    out.append(name);
+    out.push_back('=');
+    out.append(encoded_value);
+}
+
+}  // namespace
+
+bool is_valid_param_name(std::string_view name) {
+    if (name.empty() || name.size() > 32) return false;
+    const auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+    if (!alpha(name[0])) return false;
+    for (char c : name) {
+        if (!alpha(c) && !(c >= '0' && c <= '9') && c != '_') return false;
+    }
+    // Parameters the module sets itself can not be overridden.
+    static constexpr std::array<std::string_view, 8> reserved = {"p",   "eid", "ceid", "one",
+                                                                 "nc",  "eor", "fns",  "mts"};
+    return std::find(reserved.begin(), reserved.end(), name) == reserved.end();
+}
+
+std::string encode_hit_line(const Hit& hit) {
+    const std::string content_id = encode_or_zero(hit.content_id, kMaxTextChars, kNoLimit);
+    const std::string user_agent = encode_query_value(hit.user_agent, kMaxTextChars);
+    const std::string ip = encode_query_value(hit.ip, kMaxTextChars);
+
+    // Everything but the URL and the referrer, whose length is what is left.
+    std::string tail;
+    if (!hit.anonymous) {
+        if (!hit.ever_id.empty()) add_param(tail, "eid", encode_query_value(hit.ever_id, 64));
+        if (!hit.custom_ever_id.empty())
+            add_param(tail, "ceid", encode_query_value(hit.custom_ever_id, kMaxTextChars));
+        if (hit.new_visitor) add_param(tail, "one", "1");
+    } else {
+        add_param(tail, "nc", "1");
+    }
+    std::string params;
+    for (const auto& [name, value] : hit.params) {
+        if (!is_valid_param_name(name)) continue;
+        std::string piece;
+        add_param(piece, name, encode_query_value(value, kMaxTextChars));
+        // Custom values may not crowd out the page itself: keep room for it.
+        if (params.size() + piece.size() > kMaxLineBytes / 2) continue;
+        params += piece;
+    }
+    tail += params;
+    tail += "&eor=1";
+
+    std::string head = "wt?p=" + std::to_string(hit.pixel_version) + "," + content_id +
+                       ",0,0,0,0," + std::to_string(hit.time_ms) + ",";
+    const std::string middle = "&X-WT-UA=" + user_agent + "&X-WT-IP=" + ip + "&X-WT-RQ=";
+
+    const std::size_t fixed = head.size() + middle.size() + tail.size() + 1;  // +1 for "0"
+    const std::size_t room = kMaxLineBytes > fixed + 1 ? kMaxLineBytes - fixed - 1 : 0;
+
+    std::string referrer = encode_query_value(hit.referrer);
+    std::string url = encode_query_value(hit.url);
+    if (referrer.size() + url.size() > room) {
+        // Cut the URL first, but keep at least half the room for it.
+        const std::size_t url_room =
+            std::max(room > referrer.size() ? room - referrer.size() : 0,
+                     std::min(url.size(), room / 2));
+        url = encode_query_value(hit.url, kNoLimit, url_room);
+        referrer = encode_query_value(hit.referrer, kNoLimit, room - url.size());
+    }
+    if (referrer.empty()) referrer = "0";
+
+    std::string line;
+    line.reserve(head.size() + referrer.size() + middle.size() + url.size() + tail.size());
+    line += head;
+    line += referrer;
+    line += middle;
+    line += url;
+    line += tail;
+    return line;
+}
+
+}  // namespace mapptrack

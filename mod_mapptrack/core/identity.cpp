@@ -1,0 +1,64 @@
+// Resolving the visitor's identity from Mapp cookies (design §6).
+#include "mapptrack/identity.h"
+
+#include "mapptrack/ever_id.h"
+
+namespace mapptrack {
+
+std::string ever_id_cookie_name(const IdentityRules& rules) {
+    if (!rules.cookie_name.empty()) return std::string(rules.cookie_name);
+    if (rules.track_ids && !rules.track_ids->empty()) return "wteid_" + rules.track_ids->front();
+    return "wteid";
+}
+
+Identity resolve_identity(const CookieList& cookies, const IdentityRules& rules) {
+    Identity identity;
+    if (find_cookie(cookies, "webtrekkOptOut")) {
+        identity.kind = Identity::Kind::OptedOut;
+        return identity;
+    }
+    if (find_cookie(cookies, "miCookieOptOut")) {
+        identity.kind = Identity::Kind::Anonymous;
+        return identity;
+    }
+    const auto accept = [&](std::optional<std::string_view> candidate) {
+        if (!candidate || !is_valid_ever_id(*candidate)) return false;
+        identity.kind = Identity::Kind::Known;
+        identity.ever_id = std::string(*candidate);
+        return true;
+    };
+    if (accept(find_cookie(cookies, "wtstp_eid"))) return identity;
+    if (!rules.cookie_name.empty() && accept(find_cookie(cookies, rules.cookie_name))) {
+        return identity;
+    }
+    if (rules.track_ids) {
+        for (const std::string& id : *rules.track_ids) {
+            if (accept(find_cookie(cookies, "wteid_" + id))) return identity;
+        }
+        if (const auto wt3 = find_cookie(cookies, "wt3_eid")) {
+            for (const std::string& id : *rules.track_ids) {
+                if (accept(parse_wt3_eid(*wt3, id))) return identity;
+            }
+        }
+    }
+    if (const auto wt = find_cookie(cookies, "wt_eid")) {
+        // Pixel v2 wrote the plain ID or, like wt3_eid, a per-track-ID list.
+        if (accept(wt)) return identity;
+        if (rules.track_ids) {
+            for (const std::string& id : *rules.track_ids) {
+                if (accept(parse_wt3_eid(*wt, id))) return identity;
+            }
+        }
+    }
+    return identity;
+}
+
+std::string format_set_cookie(const EverIdCookie& cookie) {
+    std::string out = cookie.name + "=" + cookie.value + "; Path=/; Max-Age=" +
+                      std::to_string(cookie.max_age) + "; HttpOnly; SameSite=Lax";
+    if (cookie.secure) out += "; Secure";
+    if (!cookie.domain.empty()) out += "; Domain=" + cookie.domain;
+    return out;
+}
+
+}  // namespace mapptrack

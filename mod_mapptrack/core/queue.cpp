@@ -1,0 +1,81 @@
+// The bounded delivery queue: O(1) push under a short lock, batch-wise pops.
+#include "mapptrack/queue.h"
+
+#include <algorithm>
+
+#include "mapptrack/log.h"
+
+namespace mapptrack {
+
+DeliveryQueue::DeliveryQueue(std::size_t capacity) : capacity_(capacity ? capacity : 1) {}
+
+DeliveryQueue::PushResult DeliveryQueue::push(Delivery&& delivery) noexcept {
+    try {
+        std::unique_lock<std::mutex> lock(mutex_);
+        if (closed_) return PushResult::Closed;
+        if (items_.size() >= capacity_) return PushResult::Full;
+        items_.push_back(std::move(delivery));
+        count_.store(items_.size(), std::memory_order_relaxed);
+        lock.unlock();
+        not_empty_.notify_one();
+        return PushResult::Queued;
+    } catch (...) {  // allocation failure: refuse the hit, never throw into httpd
+        return PushResult::Full;
+    }
+}
+
+// Moves queued deliveries for the batch's endpoint into `batch`, in order.
+bool DeliveryQueue::take_matching(std::vector<Delivery>& batch, std::size_t limit) {
+    bool took = false;
+    const std::string& endpoint = batch.front().endpoint;
+    for (auto it = items_.begin(); it != items_.end() && batch.size() < limit;) {
+        if (it->endpoint == endpoint) {
+            batch.push_back(std::move(*it));
+            it = items_.erase(it);
+            count_.store(items_.size(), std::memory_order_relaxed);
+            took = true;
+        } else {
+            ++it;
+        }
+    }
+    return took;
+}
+
+std::vector<Delivery> DeliveryQueue::pop_batch(std::chrono::milliseconds idle_wait) {
+    std::vector<Delivery> batch;
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (!not_empty_.wait_for(lock, idle_wait, [&] { return !items_.empty() || closed_; }) ||
+        items_.empty()) {
+        return batch;
+    }
+    batch.push_back(std::move(items_.front()));
+    items_.pop_front();
+    count_.store(items_.size(), std::memory_order_relaxed);
+    const std::size_t limit = batch.front().options.batch_size ? batch.front().options.batch_size : 1;
+    if (limit == 1) return batch;
+
+    take_matching(batch, limit);
+    const auto fill_deadline = std::chrono::steady_clock::now() +
+        std::chrono::milliseconds(
+            std::max<std::int64_t>(0, batch.front().queued_ms + batch.front().options.batch_delay_ms -
+                                          now_ms()));
+    while (batch.size() < limit && !closed_.load()) {
+        if (not_empty_.wait_until(lock, fill_deadline) == std::cv_status::timeout) {
+            take_matching(batch, limit);
+            break;
+        }
+        take_matching(batch, limit);
+    }
+    // Others may be waiting for what this batch did not take.
+    if (!items_.empty()) not_empty_.notify_one();
+    return batch;
+}
+
+void DeliveryQueue::close() noexcept {
+    closed_.store(true);
+    // Taking the lock once orders the flag before any waiter's next check.
+    { std::unique_lock<std::mutex> lock(mutex_, std::try_to_lock); }
+    not_empty_.notify_all();
+}
+
+}  // namespace mapptrack

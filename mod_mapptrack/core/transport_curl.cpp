@@ -1,0 +1,176 @@
+// The libcurl transport: one reused easy handle per delivery thread, so
+// connections, DNS and TLS sessions stay warm between requests.
+#include <curl/curl.h>
+
+#include <strings.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "mapptrack/transport.h"
+
+namespace mapptrack {
+namespace {
+
+class CurlTransport final : public Transport {
+public:
+    explicit CurlTransport(const CurlTransportOptions& options)
+        : options_(options), handle_(curl_easy_init()) {}
+    ~CurlTransport() override {
+        if (handle_) curl_easy_cleanup(handle_);
+    }
+    CurlTransport(const CurlTransport&) = delete;
+    CurlTransport& operator=(const CurlTransport&) = delete;
+
+    OutboundResponse perform(const OutboundRequest& request) override;
+
+private:
+    static size_t on_body(char* data, size_t size, size_t count, void* self) noexcept;
+    static size_t on_header(char* data, size_t size, size_t count, void* self) noexcept;
+    static int on_progress(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t) noexcept;
+
+    CurlTransportOptions options_;
+    CURL* handle_;
+    OutboundResponse* current_ = nullptr;
+};
+
+bool header_is(std::string_view line, std::string_view name) {
+    if (line.size() <= name.size() || line[name.size()] != ':') return false;
+    return strncasecmp(line.data(), name.data(), name.size()) == 0;
+}
+
+std::string_view header_value(std::string_view line, std::size_t name_size) {
+    std::string_view v = line.substr(name_size + 1);
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' ')) v.remove_suffix(1);
+    return v;
+}
+
+size_t CurlTransport::on_body(char* data, size_t size, size_t count, void* self) noexcept {
+    auto* t = static_cast<CurlTransport*>(self);
+    const size_t n = size * count;
+    try {
+        std::string& body = t->current_->body;
+        if (body.size() < t->options_.max_body) {
+            body.append(data, std::min(n, t->options_.max_body - body.size()));
+        }
+    } catch (...) {
+        return 0;  // fails the transfer instead of throwing through libcurl
+    }
+    return n;
+}
+
+size_t CurlTransport::on_header(char* data, size_t size, size_t count, void* self) noexcept {
+    auto* t = static_cast<CurlTransport*>(self);
+    const size_t n = size * count;
+    const std::string_view line(data, n);
+    try {
+        OutboundResponse& r = *t->current_;
+        if (line.rfind("HTTP/", 0) == 0) {  // a new response (after 100 Continue, say)
+            r.set_cookies.clear();
+            r.content_type.clear();
+        } else if (header_is(line, "Set-Cookie")) {
+            r.set_cookies.emplace_back(header_value(line, 10));
+        } else if (header_is(line, "Content-Type")) {
+            r.content_type = std::string(header_value(line, 12));
+        }
+    } catch (...) {
+        return 0;
+    }
+    return n;
+}
+
+int CurlTransport::on_progress(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t) noexcept {
+    const auto* t = static_cast<CurlTransport*>(self);
+    return t->options_.abort && t->options_.abort->load(std::memory_order_relaxed) ? 1 : 0;
+}
+
+OutboundResponse CurlTransport::perform(const OutboundRequest& request) {
+    OutboundResponse response;
+    if (!handle_) {
+        response.error = "libcurl could not create a handle";
+        return response;
+    }
+    CURL* h = handle_;
+    curl_easy_reset(h);  // keeps the connection and DNS caches
+    char error[CURL_ERROR_SIZE] = {0};
+    curl_slist* headers = nullptr;
+    for (const std::string& header : request.headers) headers = curl_slist_append(headers, header.c_str());
+    headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip
+
+    curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+#endif
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout_ms));
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.timeout_ms));
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, options_.user_agent.c_str());
+    // "" disables proxies from the environment (http_proxy…): only the admin's counts.
+    curl_easy_setopt(h, CURLOPT_PROXY, options_.proxy.c_str());
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &CurlTransport::on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, this);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &CurlTransport::on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, this);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, &CurlTransport::on_progress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, this);
+    if (request.post) {
+        curl_easy_setopt(h, CURLOPT_POST, 1L);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, request.body.data());
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+    } else {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    }
+
+    current_ = &response;
+    const CURLcode rc = curl_easy_perform(h);
+    current_ = nullptr;
+    curl_slist_free_all(headers);
+
+    switch (rc) {
+        case CURLE_OK: {
+            long status = 0;
+            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+            response.outcome = OutboundResponse::Outcome::Answered;
+            response.status = status;
+            return response;
+        }
+        case CURLE_COULDNT_CONNECT:
+        case CURLE_COULDNT_RESOLVE_HOST:
+        case CURLE_COULDNT_RESOLVE_PROXY:
+            response.outcome = OutboundResponse::Outcome::ConnectFailed;
+            break;
+        case CURLE_OPERATION_TIMEDOUT:
+            response.outcome = OutboundResponse::Outcome::TimedOut;
+            break;
+        case CURLE_ABORTED_BY_CALLBACK:
+            response.outcome = OutboundResponse::Outcome::Aborted;
+            break;
+        default:
+            response.outcome = OutboundResponse::Outcome::Failed;
+            break;
+    }
+    response.error = error[0] ? error : curl_easy_strerror(rc);
+    return response;
+}
+
+}  // namespace
+
+std::unique_ptr<Transport> make_curl_transport(const CurlTransportOptions& options) {
+    return std::make_unique<CurlTransport>(options);
+}
+
+Verdict classify(const OutboundResponse& response) noexcept {
+    if (response.outcome != OutboundResponse::Outcome::Answered) return Verdict::Retry;
+    const long s = response.status;
+    if (s >= 200 && s < 300) return Verdict::Delivered;
+    if (s == 408 || s == 429 || s >= 500) return Verdict::Retry;
+    return Verdict::Rejected;
+}
+
+}  // namespace mapptrack

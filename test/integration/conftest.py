@@ -1,0 +1,566 @@
+"""Fixtures for the mod_mapptrack integration tests: a real apache2 with the
+module, and stub Mapp track servers (see trackstub.py, mapphit.py).
+
+Environment:
+  MAPPTRACK_MODULE     path of mod_mapptrack.so (default: the build tree)
+  MAPPTRACK_MPMS       comma list of MPMs to run every test under (event,worker,prefork)
+  MAPPTRACK_SANITIZE=1 preload libasan, fail on any ASan/UBSan report
+  MAPPTRACK_NO_MODULE=1 run without the module (harness self-tests only)
+  MAPPTRACK_SETTLE     seconds to wait for "no other hit" checks (default 1.0)
+"""
+
+import http.client
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+import zlib
+
+import pytest
+
+from trackstub import TrackServer
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+APACHE = "/usr/sbin/apache2"
+MODDIR = "/usr/lib/apache2/modules"
+MODULE = os.environ.get("MAPPTRACK_MODULE") or os.path.join(
+    REPO, "build", "release", "mod_mapptrack", ".libs", "mod_mapptrack.so")
+NO_MODULE = os.environ.get("MAPPTRACK_NO_MODULE") == "1"
+SANITIZE = os.environ.get("MAPPTRACK_SANITIZE") == "1"
+MPMS = [m.strip() for m in os.environ.get("MAPPTRACK_MPMS", "event,worker,prefork").split(",")
+        if m.strip()]
+SETTLE = float(os.environ.get("MAPPTRACK_SETTLE", "1.0"))
+STOP_TIMEOUT = 20.0
+
+# Error-log lines that a normal start, restart and stop write.
+ALWAYS_ALLOWED = [
+    r"AH00489:",  # Apache/... configured -- resuming normal operations
+    r"AH00094:",  # Command line: ...
+    r"AH00491:",  # caught SIGTERM, shutting down
+    r"AH00492:",  # caught SIGWINCH, shutting down gracefully
+    r"AH00493:",  # SIGUSR1 received.  Doing graceful restart
+    r"AH00494:",  # SIGHUP received.  Attempting to restart
+    r"AH00169:",  # caught SIGTERM, shutting down (child)
+    r"AH00170:",  # caught SIGWINCH, shutting down gracefully (child)
+    r"AH00171:",  # Graceful restart requested, doing restart
+    r"AH00172:",  # caught SIGWINCH (child)
+    r"AH00163:",  # Apache/... configured -- resuming normal operations (prefork)
+    r"AH10253:",
+]
+# Lines that fail a test whatever it whitelisted: crashes and hung children.
+ALWAYS_FATAL = [
+    r"exit signal",          # AH00052: child pid N exit signal Segmentation fault
+    r"AH00045:", r"AH00046:", r"AH00047:",  # child did not exit: SIGTERM/SIGKILL
+    r"AH00060:",             # seg fault or similar nasty error in the parent
+    r"AddressSanitizer", r"runtime error:", r"terminate called",
+]
+
+TRANSPARENT_GIF_LEN = 43
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tiny_png():
+    def chunk(kind, data):
+        c = struct.pack(">I", len(data)) + kind + data
+        return c + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 6, 0, 0, 0)
+    raw = b"\x00\x00\x00\x00\x00"
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw))
+            + chunk(b"IEND", b""))
+
+
+def html(title):
+    return (f"<!DOCTYPE html>\n<html><head><title>{title}</title></head>"
+            f"<body><p>{title}</p></body></html>\n")
+
+
+DOCROOT_FILES = {
+    "index.html": html("index"),
+    "page.html": html("page"),
+    "other.html": html("other"),
+    "page.xhtml": ('<?xml version="1.0"?>\n<html xmlns="http://www.w3.org/1999/xhtml">'
+                   "<head><title>x</title></head><body/></html>\n"),
+    "style.css": "body { color: black; }\n",
+    "script.js": "var x = 1;\n",
+    "data.txt": "plain text\n",
+    "page.shtml": html("shtml").replace("<p>shtml</p>", '<!--#include virtual="/page.html" -->'),
+    "special/page.html": html("special"),
+    "special/index.html": html("special index"),
+    "admin/index.html": html("admin"),
+    "admin/page.html": html("admin page"),
+    "tenant/page.html": html("tenant"),
+    "tenant/style.css": "p { }\n",
+    "dir/index.html": html("dir index"),
+    "a/page.html": html("a"),
+    "b/page.html": html("b"),
+}
+
+
+def _allowed(line, patterns):
+    return any(re.search(p, line) for p in patterns)
+
+
+class Response:
+    """status, headers (lower-case name -> value; 'set-cookie' -> list), body, elapsed."""
+
+    def __init__(self, status, headers, body, elapsed):
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.elapsed = elapsed
+
+    @property
+    def set_cookies(self):
+        return self.headers["set-cookie"]
+
+    def __iter__(self):
+        return iter((self.status, self.headers, self.body, self.elapsed))
+
+    def __repr__(self):
+        return f"Response({self.status}, {self.headers}, {len(self.body)}B, {self.elapsed:.3f}s)"
+
+
+class AccessEntry:
+    def __init__(self, line):
+        f = line.rstrip("\n").split("\t")
+        f += [""] * (7 - len(f))
+        self.line = line
+        self.method, self.status, self.host, self.mapptrack, self.eid, self.request = (
+            f[0], f[1], f[2], f[3], f[4], f[5])
+        for attr in ("mapptrack", "eid"):
+            if getattr(self, attr) == "-":
+                setattr(self, attr, "")
+
+    def __repr__(self):
+        return f"AccessEntry({self.line.strip()!r})"
+
+
+class Httpd:
+    """One apache2 under a fresh temporary ServerRoot."""
+
+    def __init__(self, mpm, track_servers, request):
+        self.mpm = mpm
+        self.track_servers = track_servers
+        self.node = request.node
+        self.root = tempfile.mkdtemp(prefix="mapptrack-it-")
+        os.chmod(self.root, 0o755)
+        self.docroot = os.path.join(self.root, "htdocs")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = None
+        self.conf = None
+        self.expected = []
+        self.required = []
+        self.stopped = False
+        self._counter = 0
+        for d in ("conf", "logs", "run", "htdocs"):
+            os.makedirs(os.path.join(self.root, d), exist_ok=True)
+            os.chmod(os.path.join(self.root, d), 0o755)
+        for rel, content in DOCROOT_FILES.items():
+            self.write_doc(rel, content)
+        self.write_doc("image.png", tiny_png())
+
+    # -- files ------------------------------------------------------------------
+    def write_doc(self, rel, content, mode=0o644):
+        path = os.path.join(self.docroot, rel)
+        d = os.path.dirname(path)
+        os.makedirs(d, exist_ok=True)
+        while d.startswith(self.docroot):
+            os.chmod(d, 0o755)
+            d = os.path.dirname(d)
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        with open(path, "wb") as f:
+            f.write(data)
+        os.chmod(path, mode)
+        return path
+
+    def substitute(self, text, subst=None):
+        values = {"PORT": str(self.port), "DOCROOT": self.docroot, "ROOT": self.root,
+                  "MODULE": MODULE, "URL": self.url}
+        for i, ts in enumerate(self.track_servers.servers):
+            values["TRACK" if i == 0 else f"TRACK{i + 1}"] = ts.url
+        values.update(subst or {})
+        for k, v in values.items():
+            text = text.replace(f"@{k}@", str(v))
+        return text
+
+    def mpm_conf(self):
+        if self.mpm == "prefork":
+            tuning = ("StartServers 3\nMinSpareServers 2\nMaxSpareServers 6\n"
+                      "ServerLimit 24\nMaxRequestWorkers 24\n")
+        else:
+            tuning = ("StartServers 2\nServerLimit 4\nThreadLimit 16\nThreadsPerChild 16\n"
+                      "MinSpareThreads 8\nMaxSpareThreads 48\nMaxRequestWorkers 64\n")
+        return (f"LoadModule mpm_{self.mpm}_module {MODDIR}/mod_mpm_{self.mpm}.so\n"
+                + tuning + "MaxConnectionsPerChild 0\nGracefulShutdownTimeout 15\n")
+
+    def config_text(self, body_path, with_module=True, top=""):
+        r = self.root
+        modules = ["authz_core", "authz_host", "mime", "dir", "include", "alias", "rewrite",
+                   "env", "setenvif", "headers"]
+        load = "".join(f"LoadModule {m}_module {MODDIR}/mod_{m}.so\n" for m in modules)
+        if with_module and not NO_MODULE:
+            load += f'LoadModule mapptrack_module "{MODULE}"\n'
+        return f"""# generated by test/integration/conftest.py for {self.node.nodeid}
+ServerRoot "{r}"
+PidFile "{r}/run/httpd.pid"
+DefaultRuntimeDir "{r}/run"
+ErrorLog "{r}/logs/error.log"
+LogLevel warn
+Listen 127.0.0.1:{self.port}
+ServerName 127.0.0.1
+User www-data
+Group www-data
+{top}
+{self.mpm_conf()}
+{load}
+TypesConfig /etc/mime.types
+AddType text/html .shtml
+AddOutputFilter INCLUDES .shtml
+DocumentRoot "{self.docroot}"
+DirectoryIndex index.html
+KeepAliveTimeout 2
+<Directory />
+    Options None
+    AllowOverride None
+    Require all denied
+</Directory>
+<Directory "{self.docroot}">
+    Options +Includes
+    AllowOverride None
+    Require all granted
+</Directory>
+<Files ".ht*">
+    Require all denied
+</Files>
+LogFormat "%m\\t%>s\\t%{{Host}}i\\t%{{MAPPTRACK}}e\\t%{{MAPPTRACK_EID}}e\\t%r" mapptrack_test
+CustomLog "{r}/logs/access.log" mapptrack_test
+Include "{body_path}"
+"""
+
+    def write_config(self, body, name="httpd", with_module=True, top="", subst=None):
+        body_path = os.path.join(self.root, "conf", f"{name}-body.conf")
+        with open(body_path, "w") as f:
+            f.write(self.substitute(body, subst))
+        conf = os.path.join(self.root, "conf", f"{name}.conf")
+        with open(conf, "w") as f:
+            f.write(self.config_text(body_path, with_module, self.substitute(top, subst)))
+        return conf
+
+    def env(self):
+        env = dict(os.environ)
+        env.pop("LD_PRELOAD", None)
+        env["LANG"] = "C"
+        if SANITIZE:
+            lib = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True,
+                                 text=True, check=True).stdout.strip()
+            env["LD_PRELOAD"] = lib
+            env["ASAN_OPTIONS"] = f"detect_leaks=0:log_path={self.root}/asan"
+            env["UBSAN_OPTIONS"] = f"print_stacktrace=1:halt_on_error=1:log_path={self.root}/ubsan"
+        return env
+
+    # -- config test -------------------------------------------------------------
+    def configtest(self, body, with_module=True, top="", subst=None):
+        """Run `apache2 -t` on a config with `body`; return (ok, output)."""
+        self._counter += 1
+        conf = self.write_config(body, f"t{self._counter}", with_module, top, subst)
+        p = subprocess.run([APACHE, "-t", "-f", conf], capture_output=True, text=True,
+                           env=self.env(), timeout=60, errors="replace")
+        return p.returncode == 0, p.stdout + p.stderr
+
+    # -- lifecycle ----------------------------------------------------------------
+    def start(self, body="", top="", subst=None, with_module=True):
+        assert self.proc is None, "httpd already started"
+        self.conf = self.write_config(body, "httpd", with_module, top, subst)
+        ok, out = self.configtest(body, with_module, top, subst)
+        assert ok, f"apache2 -t failed for the test's config:\n{out}\n--- body ---\n{body}"
+        self._out = open(os.path.join(self.root, "logs", "stdout.log"), "wb")
+        self.proc = subprocess.Popen([APACHE, "-f", self.conf, "-DFOREGROUND"],
+                                     stdout=self._out, stderr=subprocess.STDOUT,
+                                     env=self.env(), start_new_session=True)
+        self._wait_ready(1)
+        return self
+
+    def _ready_count(self):
+        return len(re.findall(r"AH00489:|AH00163:", self.error_log()))
+
+    def _wait_ready(self, count, timeout=20.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"apache2 exited with {self.proc.returncode} during start\n"
+                            f"error log:\n{self.error_log()}\nstdout:\n{self.stdout_log()}")
+            if self._ready_count() >= count:
+                try:
+                    with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                        return
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        pytest.fail(f"apache2 not ready within {timeout}s\nerror log:\n{self.error_log()}")
+
+    def _signal(self, sig):
+        assert self.proc is not None and self.proc.poll() is None, "apache2 is not running"
+        os.kill(self.proc.pid, sig)
+
+    def graceful(self, timeout=20.0):
+        """Graceful restart (SIGUSR1); returns when the new generation is ready."""
+        n = self._ready_count()
+        self._signal(signal.SIGUSR1)
+        self._wait_ready(n + 1, timeout)
+
+    def restart(self, timeout=20.0):
+        """Hard restart (SIGHUP); returns when the new generation is ready."""
+        n = self._ready_count()
+        self._signal(signal.SIGHUP)
+        self._wait_ready(n + 1, timeout)
+
+    def graceful_stop(self, timeout=STOP_TIMEOUT + 15):
+        """Graceful stop (SIGWINCH); waits for apache2 to exit."""
+        self._signal(signal.SIGWINCH)
+        self._wait_exit(timeout, "graceful stop")
+
+    def stop(self, timeout=STOP_TIMEOUT):
+        """SIGTERM and wait; fails the test if apache2 hangs longer than `timeout`."""
+        if self.proc is None or self.proc.poll() is not None:
+            self._finish_exit()
+            return 0.0
+        t0 = time.time()
+        os.kill(self.proc.pid, signal.SIGTERM)
+        self._wait_exit(timeout, "stop (SIGTERM)")
+        return time.time() - t0
+
+    def _wait_exit(self, timeout, what):
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            self.proc.wait(10)
+            self._finish_exit()
+            pytest.fail(f"apache2 did not exit within {timeout}s after {what}\n"
+                        f"error log:\n{self.error_log()}")
+        self._finish_exit()
+
+    def _finish_exit(self):
+        if self.stopped:
+            return
+        self.stopped = True
+        # Children left behind by a parent that died: kill them, they would keep the port.
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, 0)
+                time.sleep(0.5)
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        if getattr(self, "_out", None):
+            self._out.close()
+
+    @property
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    # -- logs -----------------------------------------------------------------------
+    def _read(self, name):
+        try:
+            with open(os.path.join(self.root, "logs", name), "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def error_log(self):
+        return self._read("error.log")
+
+    def stdout_log(self):
+        return self._read("stdout.log")
+
+    def access_log(self):
+        return self._read("access.log")
+
+    def access_entries(self, marker=None):
+        out = [AccessEntry(line) for line in self.access_log().splitlines() if line.strip()]
+        if marker is not None:
+            out = [e for e in out if marker in e.request]
+        return out
+
+    def wait_access(self, marker, n=1, timeout=5.0):
+        """Access-log entries whose request line contains `marker` (waits for n)."""
+        deadline = time.time() + timeout
+        while True:
+            got = self.access_entries(marker)
+            if len(got) >= n or time.time() > deadline:
+                assert len(got) >= n, f"no access-log entry for {marker!r}:\n{self.access_log()}"
+                return got
+            time.sleep(0.05)
+
+    def expect_log(self, regex, required=False):
+        """Whitelist error-log lines matching `regex`; `required`: one must appear."""
+        self.expected.append(regex)
+        if required:
+            self.required.append(regex)
+
+    def wait_log(self, regex, timeout=5.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            m = re.search(regex, self.error_log())
+            if m:
+                return m
+            time.sleep(0.05)
+        raise AssertionError(f"no error-log line matching {regex!r}:\n{self.error_log()}")
+
+    def log_problems(self):
+        problems = []
+        text = self.error_log() + "\n" + self.stdout_log()
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            if _allowed(line, ALWAYS_FATAL):
+                problems.append("FATAL: " + line)
+            elif not _allowed(line, ALWAYS_ALLOWED + self.expected):
+                problems.append(line)
+        for regex in self.required:
+            if not re.search(regex, text):
+                problems.append(f"(missing expected line matching {regex!r})")
+        for prefix in ("asan", "ubsan"):
+            for name in os.listdir(self.root):
+                if name.startswith(prefix + "."):
+                    with open(os.path.join(self.root, name), "rb") as f:
+                        data = f.read()
+                    if data.strip():
+                        problems.append(f"{name}:\n" + data.decode("utf-8", "replace")[:20000])
+        return problems
+
+    # -- requests -----------------------------------------------------------------
+    def request(self, method, path, headers=None, host=None, body=None, timeout=30.0):
+        hdrs = {"User-Agent": "MappTrackTest/1.0"}
+        hdrs.update(headers or {})
+        t0 = time.monotonic()
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+            conn.putheader("Host", host or f"127.0.0.1:{self.port}")
+            for k, v in hdrs.items():
+                if v is not None:
+                    conn.putheader(k, v)
+            if body is not None:
+                data = body.encode() if isinstance(body, str) else body
+                conn.putheader("Content-Length", str(len(data)))
+                conn.endheaders(data)
+            else:
+                conn.endheaders()
+            resp = conn.getresponse()
+            data = resp.read()
+            elapsed = time.monotonic() - t0
+            headers_out = {}
+            for k, v in resp.getheaders():
+                k = k.lower()
+                headers_out[k] = headers_out[k] + ", " + v if k in headers_out else v
+            headers_out["set-cookie"] = resp.msg.get_all("Set-Cookie") or []
+            return Response(resp.status, headers_out, data, elapsed)
+        finally:
+            conn.close()
+
+    def get(self, path, headers=None, host=None, timeout=30.0):
+        return self.request("GET", path, headers, host, timeout=timeout)
+
+    def head(self, path, headers=None, host=None):
+        return self.request("HEAD", path, headers, host)
+
+    def post(self, path, body=b"", headers=None, host=None):
+        hdrs = {"Content-Type": "application/x-www-form-urlencoded"}
+        hdrs.update(headers or {})
+        return self.request("POST", path, hdrs, host, body=body)
+
+    def cleanup(self, failed):
+        if self.proc is not None and self.proc.poll() is None:
+            self.stop()
+        self._finish_exit()
+        problems = self.log_problems() if self.proc is not None else []
+        if not problems and not failed and not os.environ.get("MAPPTRACK_KEEP"):
+            shutil.rmtree(self.root, ignore_errors=True)
+        return problems
+
+
+class TrackServers:
+    """Creates stub track servers; all of them outlive apache2."""
+
+    def __init__(self):
+        self.servers = []
+
+    def new(self):
+        ts = TrackServer()
+        self.servers.append(ts)
+        return ts
+
+    def close(self):
+        for ts in self.servers:
+            ts.close()
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
+@pytest.fixture(scope="session")
+def module_path():
+    if NO_MODULE:
+        return None
+    if not os.path.isfile(MODULE):
+        pytest.fail(f"mod_mapptrack not found at {MODULE}: build it first "
+                    f"(or set MAPPTRACK_MODULE to the built .so)", pytrace=False)
+    return MODULE
+
+
+@pytest.fixture(params=MPMS)
+def mpm(request):
+    return request.param
+
+
+@pytest.fixture
+def track_servers():
+    ts = TrackServers()
+    yield ts
+    ts.close()
+
+
+@pytest.fixture
+def track_server(track_servers):
+    """The stub Mapp track server (@TRACK@ in a config body)."""
+    return track_servers.servers[0] if track_servers.servers else track_servers.new()
+
+
+@pytest.fixture
+def track_server2(track_servers, track_server):
+    """A second stub track server (@TRACK2@)."""
+    return track_servers.new()
+
+
+@pytest.fixture
+def httpd(request, mpm, module_path, track_servers, track_server):
+    h = Httpd(mpm, track_servers, request)
+    yield h
+    rep = getattr(request.node, "rep_call", None)
+    failed = rep is None or rep.failed
+    problems = h.cleanup(failed)
+    if problems:
+        pytest.fail("unexpected error-log lines (server root kept at "
+                    f"{h.root}):\n" + "\n".join(problems[:50]), pytrace=False)
+

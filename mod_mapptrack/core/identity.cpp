@@ -1,6 +1,7 @@
 // Resolving the visitor's identity from Mapp cookies (design §6).
 #include "mapptrack/identity.h"
 
+#include "mapptrack/encode.h"
 #include "mapptrack/ever_id.h"
 
 namespace mapptrack {
@@ -36,8 +37,10 @@ Identity resolve_identity(const CookieList& cookies, const IdentityRules& rules)
             if (accept(find_cookie(cookies, "wteid_" + id))) return identity;
         }
         if (const auto wt3 = find_cookie(cookies, "wt3_eid")) {
+            // The pixel stores the list URL-encoded (`%3B111%7C…`): `;` cannot be in a cookie.
+            const std::string list = percent_decode(*wt3);
             for (const std::string& id : *rules.track_ids) {
-                if (accept(parse_wt3_eid(*wt3, id))) return identity;
+                if (accept(parse_wt3_eid(list, id))) return identity;
             }
         }
     }
@@ -45,8 +48,9 @@ Identity resolve_identity(const CookieList& cookies, const IdentityRules& rules)
         // Pixel v2 wrote the plain ID or, like wt3_eid, a per-track-ID list.
         if (accept(wt)) return identity;
         if (rules.track_ids) {
+            const std::string list = percent_decode(*wt);
             for (const std::string& id : *rules.track_ids) {
-                if (accept(parse_wt3_eid(*wt, id))) return identity;
+                if (accept(parse_wt3_eid(list, id))) return identity;
             }
         }
     }

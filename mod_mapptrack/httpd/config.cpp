@@ -1,0 +1,424 @@
+// Directives (design §3): parsing with clear errors, create and merge.
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "mapptrack/hit.h"
+#include "mapptrack/target.h"
+
+#include "config.h"
+
+#include <http_core.h>
+#include <http_log.h>
+#include <ap_regex.h>
+#include <apr_strings.h>
+
+APLOG_USE_MODULE(mapptrack);
+
+namespace mapptrack::httpd {
+namespace {
+
+DirConfig* dir(void* mconfig) { return static_cast<DirConfig*>(mconfig); }
+ServerConfig* server(cmd_parms* cmd) {
+    return static_cast<ServerConfig*>(ap_get_module_config(cmd->server->module_config, &mapptrack_module));
+}
+
+const char* fail(cmd_parms* cmd, const char* reason) {
+    return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, reason);
+}
+
+bool in_htaccess(const cmd_parms* cmd) { return cmd->pool == cmd->temp_pool; }
+
+// A whole decimal number within [min, max].
+bool parse_number(const char* arg, long min, long max, long* out) {
+    if (!arg || !*arg) return false;
+    errno = 0;
+    char* end = nullptr;
+    const long v = std::strtol(arg, &end, 10);
+    if (errno || *end || v < min || v > max) return false;
+    *out = v;
+    return true;
+}
+
+const char* number_error(cmd_parms* cmd, const char* arg, long min, long max, const char* unit) {
+    return apr_psprintf(cmd->pool, "%s: '%s' is not a number from %ld to %ld%s%s", cmd->cmd->name, arg,
+                        min, max, *unit ? " " : "", unit);
+}
+
+bool is_token(const char* s) {
+    if (!*s) return false;
+    for (; *s; ++s) {
+        const unsigned char c = static_cast<unsigned char>(*s);
+        if (c <= 0x20 || c >= 0x7F || std::strchr("()<>@,;:\\\"/[]?={}", c)) return false;
+    }
+    return true;
+}
+
+ap_expr_info_t* parse_expr(cmd_parms* cmd, const char* arg, bool string_result, const char** err) {
+    *err = nullptr;
+    ap_expr_info_t* expr =
+        ap_expr_parse_cmd(cmd, arg, string_result ? AP_EXPR_FLAG_STRING_RESULT : 0, err, nullptr);
+    return *err ? nullptr : expr;
+}
+
+// --- per-directory directives ----------------------------------------------
+
+const char* set_enabled(cmd_parms*, void* c, int on) {
+    dir(c)->enabled = on ? 1 : 0;
+    return nullptr;
+}
+
+const char* set_track_ids(cmd_parms* cmd, void* c, const char* arg) {
+    std::string error;
+    const auto ids = parse_track_ids(arg, &error);
+    if (!ids) return fail(cmd, apr_psprintf(cmd->pool, "'%s': %s", arg, error.c_str()));
+    std::string joined;
+    for (const auto& id : *ids) joined += (joined.empty() ? "" : ",") + id;
+    dir(c)->track_ids = apr_pstrdup(cmd->pool, joined.c_str());
+    return nullptr;
+}
+
+const char* set_domain(cmd_parms* cmd, void* c, const char* arg) {
+    std::string error;
+    const auto domain = parse_track_domain(arg, &error);
+    if (!domain) return fail(cmd, apr_psprintf(cmd->pool, "'%s': %s", arg, error.c_str()));
+    if (in_htaccess(cmd)) {
+        const apr_array_header_t* allowed = server(cmd)->allow_domains;
+        std::vector<std::string> patterns;
+        for (int i = 0; allowed && i < allowed->nelts; ++i)
+            patterns.emplace_back(APR_ARRAY_IDX(allowed, i, const char*));
+        if (!host_allowed(patterns, *domain)) {
+            return fail(cmd, apr_psprintf(cmd->pool,
+                                          "the server administrator does not allow the track domain '%s' "
+                                          "in .htaccess (see MappTrackAllowDomain)",
+                                          arg));
+        }
+    }
+    dir(c)->domain = apr_pstrdup(cmd->pool, domain->url().c_str());
+    return nullptr;
+}
+
+const char* set_mode(cmd_parms* cmd, void* c, const char* arg) {
+    if (!strcasecmp(arg, "async")) {
+        dir(c)->mode = int(Mode::Async);
+    } else if (!strcasecmp(arg, "sync")) {
+        dir(c)->mode = int(Mode::Sync);
+    } else {
+        return fail(cmd, apr_psprintf(cmd->pool, "'%s' is not a mode: use async or sync", arg));
+    }
+    return nullptr;
+}
+
+const char* set_pixel_version(cmd_parms* cmd, void* c, const char* arg) {
+    long v;
+    if (!parse_number(arg, 1, 999, &v)) return number_error(cmd, arg, 1, 999, "");
+    dir(c)->pixel_version = int(v);
+    return nullptr;
+}
+
+const char* set_content_id(cmd_parms* cmd, void* c, const char* arg) {
+    const char* err;
+    dir(c)->content_id = parse_expr(cmd, arg, true, &err);
+    return err ? fail(cmd, apr_psprintf(cmd->pool, "cannot parse expression '%s': %s", arg, err)) : nullptr;
+}
+
+const char* set_condition(cmd_parms* cmd, void* c, const char* arg) {
+    const char* err;
+    dir(c)->condition = parse_expr(cmd, arg, false, &err);
+    return err ? fail(cmd, apr_psprintf(cmd->pool, "cannot parse condition '%s': %s", arg, err)) : nullptr;
+}
+
+const char* set_custom_ever_id(cmd_parms* cmd, void* c, const char* arg) {
+    const char* err;
+    dir(c)->custom_ever_id = parse_expr(cmd, arg, true, &err);
+    return err ? fail(cmd, apr_psprintf(cmd->pool, "cannot parse expression '%s': %s", arg, err)) : nullptr;
+}
+
+const char* add_param(cmd_parms* cmd, void* c, const char* name, const char* value) {
+    if (!is_valid_param_name(name)) {
+        return fail(cmd, apr_psprintf(cmd->pool,
+                                      "'%s' is not a usable parameter name (letters, digits and _, "
+                                      "such as cp1 or cg2; not p, eid, ceid, one, nc or eor)",
+                                      name));
+    }
+    const char* err;
+    ap_expr_info_t* expr = parse_expr(cmd, value, true, &err);
+    if (err) return fail(cmd, apr_psprintf(cmd->pool, "cannot parse expression '%s': %s", value, err));
+    DirConfig* d = dir(c);
+    if (!d->params) d->params = apr_array_make(cmd->pool, 4, sizeof(Param));
+    for (int i = 0; i < d->params->nelts; ++i) {
+        Param& p = APR_ARRAY_IDX(d->params, i, Param);
+        if (!std::strcmp(p.name, name)) {
+            p.value = expr;
+            return nullptr;
+        }
+    }
+    APR_ARRAY_PUSH(d->params, Param) = Param{apr_pstrdup(cmd->pool, name), expr};
+    return nullptr;
+}
+
+const char* set_cookie_flag(cmd_parms*, void* c, int on) {
+    dir(c)->cookie = on ? 1 : 0;
+    return nullptr;
+}
+
+const char* set_cookie_name(cmd_parms* cmd, void* c, const char* arg) {
+    if (!is_token(arg)) return fail(cmd, apr_psprintf(cmd->pool, "'%s' is not a valid cookie name", arg));
+    dir(c)->cookie_name = arg;
+    return nullptr;
+}
+
+const char* set_cookie_domain(cmd_parms* cmd, void* c, const char* arg) {
+    const char* s = arg;
+    if (*s == '.') ++s;
+    bool ok = *s != 0;
+    for (; *s; ++s) {
+        const unsigned char ch = static_cast<unsigned char>(*s);
+        if (!std::isalnum(ch) && ch != '-' && ch != '.') ok = false;
+    }
+    if (!ok) return fail(cmd, apr_psprintf(cmd->pool, "'%s' is not a domain name", arg));
+    dir(c)->cookie_domain = arg;
+    return nullptr;
+}
+
+const char* set_cookie_max_age(cmd_parms* cmd, void* c, const char* arg) {
+    long v;
+    if (!parse_number(arg, 0, 400L * 24 * 3600, &v)) return number_error(cmd, arg, 0, 400L * 24 * 3600, "seconds");
+    dir(c)->cookie_max_age = v;
+    return nullptr;
+}
+
+const char* set_anonymize_ip(cmd_parms*, void* c, int on) {
+    dir(c)->anonymize_ip = on ? 1 : 0;
+    return nullptr;
+}
+
+const char* set_do_not_track(cmd_parms* cmd, void* c, const char* arg) {
+    if (!strcasecmp(arg, "off")) {
+        dir(c)->do_not_track = int(DoNotTrack::Off);
+    } else if (!strcasecmp(arg, "skip")) {
+        dir(c)->do_not_track = int(DoNotTrack::Skip);
+    } else if (!strcasecmp(arg, "anonymous")) {
+        dir(c)->do_not_track = int(DoNotTrack::Anonymous);
+    } else {
+        return fail(cmd, apr_psprintf(cmd->pool, "'%s': use Off, Skip or Anonymous", arg));
+    }
+    return nullptr;
+}
+
+const char* set_consent_cookie(cmd_parms* cmd, void* c, const char* name, const char* regex) {
+    if (!is_token(name)) return fail(cmd, apr_psprintf(cmd->pool, "'%s' is not a valid cookie name", name));
+    dir(c)->consent_cookie = name;
+    if (regex) {
+        dir(c)->consent_value = ap_pregcomp(cmd->pool, regex, AP_REG_EXTENDED | AP_REG_NOSUB);
+        if (!dir(c)->consent_value)
+            return fail(cmd, apr_psprintf(cmd->pool, "'%s' is not a valid regular expression", regex));
+    }
+    return nullptr;
+}
+
+// --- per-server directives ---------------------------------------------------
+
+const char* global_only(cmd_parms* cmd) {
+    return ap_check_cmd_context(cmd, GLOBAL_ONLY);
+}
+
+const char* set_timeout(cmd_parms* cmd, void*, const char* arg) {
+    long v;
+    if (!parse_number(arg, 1, 600000, &v)) return number_error(cmd, arg, 1, 600000, "milliseconds");
+    server(cmd)->timeout_ms = v;
+    return nullptr;
+}
+
+const char* set_batch_size(cmd_parms* cmd, void*, const char* arg) {
+    long v;
+    if (!parse_number(arg, 1, 1000, &v)) return number_error(cmd, arg, 1, 1000, "hits");
+    server(cmd)->batch_size = int(v);
+    return nullptr;
+}
+
+const char* set_batch_delay(cmd_parms* cmd, void*, const char* arg) {
+    long v;
+    if (!parse_number(arg, 0, 60000, &v)) return number_error(cmd, arg, 0, 60000, "milliseconds");
+    server(cmd)->batch_delay_ms = v;
+    return nullptr;
+}
+
+const char* set_outbound_proxy(cmd_parms* cmd, void*, const char* arg) {
+    std::string error;
+    if (!parse_track_domain(arg, &error)) return fail(cmd, apr_psprintf(cmd->pool, "'%s': %s", arg, error.c_str()));
+    server(cmd)->outbound_proxy = arg;
+    return nullptr;
+}
+
+const char* set_threads(cmd_parms* cmd, void*, const char* arg) {
+    if (const char* err = global_only(cmd)) return err;
+    long v;
+    if (!parse_number(arg, 1, 64, &v)) return number_error(cmd, arg, 1, 64, "threads");
+    server(cmd)->threads = int(v);
+    return nullptr;
+}
+
+const char* set_queue_size(cmd_parms* cmd, void*, const char* arg) {
+    if (const char* err = global_only(cmd)) return err;
+    long v;
+    if (!parse_number(arg, 1, 10000000, &v)) return number_error(cmd, arg, 1, 10000000, "hits");
+    server(cmd)->queue_size = v;
+    return nullptr;
+}
+
+const char* set_retries(cmd_parms* cmd, void*, const char* arg) {
+    if (const char* err = global_only(cmd)) return err;
+    long v;
+    if (!parse_number(arg, 0, 100, &v)) return number_error(cmd, arg, 0, 100, "");
+    server(cmd)->retries = int(v);
+    return nullptr;
+}
+
+const char* add_allow_domain(cmd_parms* cmd, void*, const char* arg) {
+    if (const char* err = global_only(cmd)) return err;
+    if (!is_valid_host_pattern(arg)) {
+        return fail(cmd, apr_psprintf(cmd->pool,
+                                      "'%s' is not a host pattern (host, *.domain or *, optionally "
+                                      ":port or :*)",
+                                      arg));
+    }
+    ServerConfig* s = server(cmd);
+    if (!s->allow_domains) s->allow_domains = apr_array_make(cmd->pool, 4, sizeof(const char*));
+    APR_ARRAY_PUSH(s->allow_domains, const char*) = apr_pstrdup(cmd->pool, arg);
+    return nullptr;
+}
+
+template <typename T>
+T pick(T add, T base, T unset) {
+    return add != unset ? add : base;
+}
+
+}  // namespace
+
+// In C++ cmd_func takes no arguments; httpd calls each handler with the
+// arguments its kind (FLAG, TAKE1, ...) implies. void(*)() is the neutral step.
+template <typename Fn>
+cmd_func handler(Fn fn) {
+    return reinterpret_cast<cmd_func>(reinterpret_cast<void (*)()>(fn));
+}
+#define MT_FLAG(name, fn, where, help) AP_INIT_FLAG(name, handler(fn), nullptr, where, help)
+#define MT_TAKE1(name, fn, where, help) AP_INIT_TAKE1(name, handler(fn), nullptr, where, help)
+#define MT_TAKE2(name, fn, where, help) AP_INIT_TAKE2(name, handler(fn), nullptr, where, help)
+#define MT_TAKE12(name, fn, where, help) AP_INIT_TAKE12(name, handler(fn), nullptr, where, help)
+#define MT_ITERATE(name, fn, where, help) AP_INIT_ITERATE(name, handler(fn), nullptr, where, help)
+
+const command_rec directives[] = {
+    MT_FLAG("MappTrack", set_enabled, OR_FILEINFO, "On|Off: track pages served here"),
+    MT_TAKE1("MappTrackId", set_track_ids, OR_FILEINFO, "ID[,ID...]: the Mapp track IDs"),
+    MT_TAKE1("MappTrackDomain", set_domain, OR_FILEINFO, "https://host[:port][/path] of the track server"),
+    MT_TAKE1("MappTrackMode", set_mode, OR_FILEINFO, "async|sync"),
+    MT_TAKE1("MappTrackPixelVersion", set_pixel_version, OR_FILEINFO, "the version field of p (default 300)"),
+    MT_TAKE1("MappTrackContentId", set_content_id, OR_FILEINFO, "expression: the page's content ID"),
+    MT_TAKE2("MappTrackParam", add_param, OR_FILEINFO, "NAME expression: a parameter sent with each hit"),
+    MT_TAKE1("MappTrackCondition", set_condition, OR_FILEINFO, "expression: which responses are tracked"),
+    MT_TAKE1("MappTrackCustomEverId", set_custom_ever_id, OR_FILEINFO, "expression: the custom ever-ID (ceid)"),
+    MT_FLAG("MappTrackCookie", set_cookie_flag, OR_FILEINFO, "On|Off: give new visitors an ever-ID cookie"),
+    MT_TAKE1("MappTrackCookieName", set_cookie_name, OR_FILEINFO, "the ever-ID cookie's name"),
+    MT_TAKE1("MappTrackCookieDomain", set_cookie_domain, OR_FILEINFO, "the ever-ID cookie's Domain"),
+    MT_TAKE1("MappTrackCookieMaxAge", set_cookie_max_age, OR_FILEINFO, "seconds the ever-ID cookie lives"),
+    MT_FLAG("MappTrackAnonymizeIP", set_anonymize_ip, OR_FILEINFO, "On|Off: shorten visitor IPs"),
+    MT_TAKE1("MappTrackDoNotTrack", set_do_not_track, OR_FILEINFO, "Off|Skip|Anonymous: honour DNT and GPC"),
+    MT_TAKE12("MappTrackConsentCookie", set_consent_cookie, OR_FILEINFO, "NAME [regex]: require consent"),
+    MT_TAKE1("MappTrackTimeout", set_timeout, RSRC_CONF, "milliseconds per delivery attempt"),
+    MT_TAKE1("MappTrackBatchSize", set_batch_size, RSRC_CONF, "hits per request (1: one GET per hit)"),
+    MT_TAKE1("MappTrackBatchDelay", set_batch_delay, RSRC_CONF, "milliseconds a batch may wait to fill"),
+    MT_TAKE1("MappTrackOutboundProxy", set_outbound_proxy, RSRC_CONF, "URL of a proxy for outbound requests"),
+    MT_TAKE1("MappTrackThreads", set_threads, RSRC_CONF, "delivery threads per child process"),
+    MT_TAKE1("MappTrackQueueSize", set_queue_size, RSRC_CONF, "hits held in memory per child process"),
+    MT_TAKE1("MappTrackRetries", set_retries, RSRC_CONF, "attempts after the first before a hit is given up"),
+    MT_ITERATE("MappTrackAllowDomain", add_allow_domain, RSRC_CONF, "host patterns .htaccess may track to"),
+    {nullptr, {nullptr}, nullptr, 0, RAW_ARGS, nullptr},
+};
+
+void* create_dir_config(apr_pool_t* p, char*) {
+    auto* c = static_cast<DirConfig*>(apr_pcalloc(p, sizeof(DirConfig)));
+#define MAPPTRACK_UNSET(type, name, unset) c->name = unset;
+    MAPPTRACK_DIR_FIELDS(MAPPTRACK_UNSET)
+#undef MAPPTRACK_UNSET
+    c->params = nullptr;
+    return c;
+}
+
+void* merge_dir_config(apr_pool_t* p, void* base_v, void* add_v) {
+    const auto* base = static_cast<const DirConfig*>(base_v);
+    const auto* add = static_cast<const DirConfig*>(add_v);
+    auto* c = static_cast<DirConfig*>(apr_pcalloc(p, sizeof(DirConfig)));
+#define MAPPTRACK_MERGE(type, name, unset) c->name = pick<type>(add->name, base->name, unset);
+    MAPPTRACK_DIR_FIELDS(MAPPTRACK_MERGE)
+#undef MAPPTRACK_MERGE
+    // The regex belongs to the consent cookie named with it.
+    if (add->consent_cookie) c->consent_value = add->consent_value;
+    // Parameters: the parent's, with same-named ones replaced.
+    if (!add->params || !base->params) {
+        c->params = add->params ? add->params : base->params;
+    } else {
+        c->params = apr_array_copy(p, base->params);
+        for (int i = 0; i < add->params->nelts; ++i) {
+            const Param& a = APR_ARRAY_IDX(add->params, i, Param);
+            bool replaced = false;
+            for (int j = 0; j < c->params->nelts && !replaced; ++j) {
+                Param& b = APR_ARRAY_IDX(c->params, j, Param);
+                if (!std::strcmp(a.name, b.name)) {
+                    b.value = a.value;
+                    replaced = true;
+                }
+            }
+            if (!replaced) APR_ARRAY_PUSH(c->params, Param) = a;
+        }
+    }
+    return c;
+}
+
+void* create_server_config(apr_pool_t* p, server_rec*) {
+    auto* c = static_cast<ServerConfig*>(apr_pcalloc(p, sizeof(ServerConfig)));
+#define MAPPTRACK_UNSET(type, name, unset) c->name = unset;
+    MAPPTRACK_SERVER_FIELDS(MAPPTRACK_UNSET)
+#undef MAPPTRACK_UNSET
+    c->allow_domains = nullptr;
+    return c;
+}
+
+void* merge_server_config(apr_pool_t* p, void* base_v, void* add_v) {
+    const auto* base = static_cast<const ServerConfig*>(base_v);
+    const auto* add = static_cast<const ServerConfig*>(add_v);
+    auto* c = static_cast<ServerConfig*>(apr_pcalloc(p, sizeof(ServerConfig)));
+#define MAPPTRACK_MERGE(type, name, unset) c->name = pick<type>(add->name, base->name, unset);
+    MAPPTRACK_SERVER_FIELDS(MAPPTRACK_MERGE)
+#undef MAPPTRACK_MERGE
+    c->allow_domains = add->allow_domains ? add->allow_domains : base->allow_domains;
+    return c;
+}
+
+const DirConfig* dir_config(const ap_conf_vector_t* per_dir) {
+    return static_cast<const DirConfig*>(ap_get_module_config(per_dir, &mapptrack_module));
+}
+
+const DirConfig* dir_config(const request_rec* r) { return dir_config(r->per_dir_config); }
+
+const ServerConfig* server_config(const server_rec* s) {
+    return static_cast<const ServerConfig*>(ap_get_module_config(s->module_config, &mapptrack_module));
+}
+
+int check_config(apr_pool_t*, apr_pool_t*, apr_pool_t*, server_rec* main_server) {
+    int rv = OK;
+    for (server_rec* s = main_server; s; s = s->next) {
+        const DirConfig* c = dir_config(s->lookup_defaults);
+        if (!c || !enabled(c) || (c->track_ids && c->domain)) continue;
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
+                     "MT0010: MappTrack On for server %s (%s:%d) needs %s%s%s", s->server_hostname,
+                     s->defn_name ? s->defn_name : "?", s->defn_line_number,
+                     c->track_ids ? "" : "MappTrackId", !c->track_ids && !c->domain ? " and " : "",
+                     c->domain ? "" : "MappTrackDomain");
+        rv = HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return rv;
+}
+
+}  // namespace mapptrack::httpd

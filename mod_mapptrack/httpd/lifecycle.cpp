@@ -1,0 +1,129 @@
+// post_config (parent): curl_global_init; child_init: start the delivery
+// threads; a pre-cleanup on the child pool stops them with a deadline.
+#include <curl/curl.h>
+
+#include <atomic>
+#include <string>
+
+#include "mapptrack/dispatcher.h"
+#include "mapptrack/transport.h"
+
+#include "config.h"
+#include "guard.h"
+#include "lifecycle.h"
+
+#include <http_core.h>
+#include <http_log.h>
+#include <ap_mpm.h>
+
+APLOG_USE_MODULE(mapptrack);
+
+namespace mapptrack::httpd {
+namespace {
+
+// A plain pointer: no global object with a destructor may exist (exit order).
+std::atomic<Dispatcher*> g_dispatcher{nullptr};
+server_rec* g_main_server = nullptr;
+
+void log_to_httpd(void*, LogLevel level, const std::string& message) noexcept {
+    int ap_level = APLOG_ERR;
+    switch (level) {
+        case LogLevel::Error: ap_level = APLOG_ERR; break;
+        case LogLevel::Warn: ap_level = APLOG_WARNING; break;
+        case LogLevel::Notice: ap_level = APLOG_NOTICE; break;
+        case LogLevel::Info: ap_level = APLOG_INFO; break;
+        case LogLevel::Debug: ap_level = APLOG_DEBUG; break;
+    }
+    ap_log_error(APLOG_MARK, ap_level, 0, g_main_server, "%s", message.c_str());
+}
+
+apr_status_t cleanup_curl(void*) {
+    curl_global_cleanup();
+    return APR_SUCCESS;
+}
+
+int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* s) {
+    return guarded(
+        [&] {
+            // The first pass only checks the configuration: nothing to set up.
+            if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) return OK;
+            // Single-threaded here, before any child exists; once per generation,
+            // undone with it (the module, and with it libcurl, may be unloaded).
+            const CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+            if (rc != CURLE_OK) {
+                ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "MT0011: libcurl failed to initialise: %s",
+                             curl_easy_strerror(rc));
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+            apr_pool_cleanup_register(pconf, nullptr, cleanup_curl, apr_pool_cleanup_null);
+            const curl_version_info_data* info = curl_version_info(CURLVERSION_NOW);
+            if (!(info->features & CURL_VERSION_ASYNCHDNS)) {
+                ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                             "MT0012: libcurl %s resolves names synchronously; a slow DNS server "
+                             "can hold a delivery thread up to MappTrackTimeout",
+                             info->version);
+            }
+            return OK;
+        },
+        [&](const char* what) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "MT0013: post_config failed: %s", what);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        });
+}
+
+apr_status_t stop_dispatcher(void*) {
+    guarded(
+        [] {
+            Dispatcher::stop(g_dispatcher.exchange(nullptr));
+            return 0;
+        },
+        [](const char*) { return 0; });
+    return APR_SUCCESS;
+}
+
+void child_init(apr_pool_t* pchild, server_rec* s) {
+    guarded(
+        [&] {
+            g_main_server = s;
+            const ServerConfig* conf = server_config(s);
+            DispatcherOptions options;
+            options.threads = threads(conf);
+            options.queue_capacity = queue_size(conf);
+            options.retries = retries(conf);
+            const std::string proxy = conf->outbound_proxy ? conf->outbound_proxy : "";
+            TransportFactory factory = [proxy](const std::atomic<bool>* abort) {
+                CurlTransportOptions transport;
+                transport.user_agent = "mod_mapptrack/" MAPPTRACK_VERSION;
+                transport.proxy = proxy;
+                transport.abort = abort;
+                return make_curl_transport(transport);
+            };
+            Dispatcher* d = Dispatcher::start(options, std::move(factory), Logger{&log_to_httpd, nullptr});
+            if (!d) {
+                ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                             "MT0014: delivery threads could not start in this child; its pages are "
+                             "not tracked");
+                return 0;
+            }
+            g_dispatcher.store(d);
+            // Pre-cleanup: runs before pchild's sub-pools and other cleanups go.
+            apr_pool_pre_cleanup_register(pchild, nullptr, stop_dispatcher);
+            return 0;
+        },
+        [&](const char* what) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "MT0015: child_init failed: %s", what);
+            return 0;
+        });
+}
+
+}  // namespace
+
+Dispatcher* dispatcher() noexcept { return g_dispatcher.load(std::memory_order_acquire); }
+
+void register_lifecycle_hooks() {
+    ap_hook_check_config(check_config, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_post_config(post_config, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_child_init(child_init, nullptr, nullptr, APR_HOOK_MIDDLE);
+}
+
+}  // namespace mapptrack::httpd

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 
@@ -43,6 +44,12 @@ public:
     // not end in time (then its memory is left to the exiting process).
     static void stop(Dispatcher* dispatcher) noexcept;
 
+    // A hard stop leaves less time than a graceful one (httpd warns, then
+    // kills, children that take longer than 3 s to exit).
+    void set_drain_deadline(std::chrono::milliseconds deadline) noexcept {
+        drain_deadline_ms_.store(deadline.count());
+    }
+
     const Metrics& metrics() const { return metrics_; }
     std::size_t queued_now() const { return queue_.size(); }
 
@@ -60,6 +67,7 @@ private:
     Logger log_;
     DeliveryQueue queue_;
     Metrics metrics_;
+    std::atomic<std::int64_t> drain_deadline_ms_;
     std::atomic<bool> stopping_{false};
     std::atomic<bool> abort_{false};
     std::atomic<unsigned> running_{0};

@@ -66,7 +66,7 @@ OutboundRequest build_request(const std::vector<Delivery>& batch) {
 
 Dispatcher::Dispatcher(const DispatcherOptions& options, TransportFactory factory, Logger log)
     : options_(options), factory_(std::move(factory)), log_(log), queue_(options.queue_capacity),
-      threads_(std::make_unique<Threads>()) {}
+      drain_deadline_ms_(options.drain_deadline.count()), threads_(std::make_unique<Threads>()) {}
 
 Dispatcher::~Dispatcher() {
     if (threads_ && threads_->pool) apr_pool_destroy(threads_->pool);
@@ -222,17 +222,18 @@ void Dispatcher::stop(Dispatcher* d) noexcept {
         const std::int64_t until = now_ms() + ms;
         while (d->running_.load() > 0 && now_ms() < until) apr_sleep(apr_time_from_msec(10));
     };
-    wait_for_threads(d->options_.drain_deadline.count());
+    const std::int64_t deadline_ms = d->drain_deadline_ms_.load();
+    wait_for_threads(deadline_ms);
     if (d->running_.load() > 0) {
         d->abort_.store(true);  // in-flight transfers end at their next progress callback
-        wait_for_threads(1500);
+        wait_for_threads(500);
     }
     const std::size_t left = d->queue_.size();
     if (left > 0) {
         Metrics::add(d->metrics_.lost_at_stop, left);
         d->log_(LogLevel::Warn, "MT0202: process stopping: " + std::to_string(left) +
                                     " queued hit(s) could not be delivered within " +
-                                    std::to_string(d->options_.drain_deadline.count()) +
+                                    std::to_string(deadline_ms) +
                                     " ms and are lost");
     }
     if (d->running_.load() > 0) {

@@ -15,6 +15,7 @@
 #include <http_core.h>
 #include <http_log.h>
 #include <ap_mpm.h>
+#include <mpm_common.h>
 
 APLOG_USE_MODULE(mapptrack);
 
@@ -81,6 +82,14 @@ apr_status_t stop_dispatcher(void*) {
     return APR_SUCCESS;
 }
 
+// Graceful: old children may take their time, 5 s to drain. Otherwise httpd
+// warns after 3 s and kills after 9 s, so drain for at most 2 s.
+void child_stopping(apr_pool_t*, int graceful) {
+    if (Dispatcher* d = dispatcher()) {
+        d->set_drain_deadline(std::chrono::milliseconds(graceful ? 5000 : 2000));
+    }
+}
+
 void child_init(apr_pool_t* pchild, server_rec* s) {
     guarded(
         [&] {
@@ -124,6 +133,7 @@ void register_lifecycle_hooks() {
     ap_hook_check_config(check_config, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_post_config(post_config, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_child_init(child_init, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_child_stopping(child_stopping, nullptr, nullptr, APR_HOOK_MIDDLE);
 }
 
 }  // namespace mapptrack::httpd

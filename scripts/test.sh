@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Builds mod_mapptrack and runs every test suite:
+#   unit tests (CppUTest), integration tests (real apache2 + stub track
+#   server, under the event, worker and prefork MPMs), then the same unit
+#   and integration tests on an ASan/UBSan build.
+# Usage: scripts/test.sh [configure options, e.g. --enable-werror]
+# Env:   MAPPTRACK_MPMS=event,worker,prefork   MAPPTRACK_SKIP_SANITIZERS=1
+#        PYTEST_ARGS="-k identity"
+# Ends with the line "N passed, N failed, N skipped" summed over all suites.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+configure_options=("$@")
+results=$(mktemp -d /tmp/mapptrack-results.XXXXXX)
+status=0
+
+"$top/scripts/install-deps.sh" || exit 1
+
+# suite NAME PASSED FAILED SKIPPED
+record() {
+  echo "$2 $3 $4 $1" >> "$results/counts"
+  printf '== %-28s %s passed, %s failed, %s skipped\n' "$1" "$2" "$3" "$4"
+}
+
+run_unit() {  # NAME BUILD_DIR
+  local name=$1 dir=$2 out="$results/$1.out"
+  if ! make -C "$dir" -j"$(nproc)" test/unit/unit_tests >"$out" 2>&1; then
+    cat "$out"; record "$name" 0 1 0; status=1; return
+  fi
+  "$dir/test/unit/unit_tests" >"$out" 2>&1
+  local rc=$?
+  tail -n 30 "$out"
+  /usr/bin/python3 - "$out" "$rc" "$name" >>"$results/counts" <<'PY'
+import re, sys
+text = open(sys.argv[1], errors="replace").read()
+rc, name = int(sys.argv[2]), sys.argv[3]
+m = re.search(r"^OK \((\d+) tests, (\d+) ran, \d+ checks, (\d+) ignored", text, re.M)
+if m:
+    print(int(m[2]), 0, int(m[3]), name)
+else:
+    m = re.search(r"^Errors \((\d+) failures?, (\d+) tests, (\d+) ran, \d+ checks, (\d+) ignored", text, re.M)
+    if m:
+        print(int(m[3]) - int(m[1]), int(m[1]), int(m[4]), name)
+    else:  # crashed before the summary
+        print(0, 1, 0, name)
+PY
+  tail -n 1 "$results/counts" | { read -r p f s n; printf '== %-28s %s passed, %s failed, %s skipped\n' "$n" "$p" "$f" "$s"; [[ $f == 0 ]]; } || status=1
+}
+
+run_pytest() {  # NAME BUILD_DIR TEST_DIR [env…]
+  local name=$1 dir=$2 tests=$3; shift 3
+  local xml="$results/$name.xml"
+  env MAPPTRACK_MODULE="$dir/mod_mapptrack/.libs/mod_mapptrack.so" "$@" \
+    /usr/bin/python3 -m pytest -q -p no:cacheprovider --junitxml="$xml" ${PYTEST_ARGS:-} "$tests"
+  local rc=$?
+  /usr/bin/python3 - "$xml" "$name" "$rc" >>"$results/counts" <<'PY'
+import sys, xml.etree.ElementTree as ET
+path, name, rc = sys.argv[1], sys.argv[2], int(sys.argv[3])
+try:
+    root = ET.parse(path).getroot()
+    suites = [root] if root.tag == "testsuite" else list(root)
+    t = sum(int(s.get("tests", 0)) for s in suites)
+    f = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
+    sk = sum(int(s.get("skipped", 0)) for s in suites)
+    if rc not in (0, 1, 5) and f == 0:
+        f = 1  # pytest itself failed (usage or internal error)
+    print(t - f - sk, f, sk, name)
+except Exception:
+    print(0, 1, 0, name)
+PY
+  tail -n 1 "$results/counts" | { read -r p f s n; printf '== %-28s %s passed, %s failed, %s skipped\n' "$n" "$p" "$f" "$s"; [[ $f == 0 ]]; } || status=1
+}
+
+echo "== building (release) ${configure_options[*]}"
+if ! "$top/scripts/build.sh" build/release "${configure_options[@]}"; then
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+run_unit unit build/release
+run_pytest integration build/release test/integration
+
+if [[ -z ${MAPPTRACK_SKIP_SANITIZERS:-} ]]; then
+  echo "== building (ASan + UBSan)"
+  if "$top/scripts/build.sh" build/sanitizers --enable-sanitizers "${configure_options[@]}"; then
+    run_unit unit-sanitizers build/sanitizers
+    run_pytest integration-sanitizers build/sanitizers test/integration \
+      MAPPTRACK_SANITIZE=1 MAPPTRACK_MPMS="${MAPPTRACK_SANITIZER_MPMS:-event}"
+  else
+    record build-sanitizers 0 1 0
+    status=1
+  fi
+fi
+
+read -r passed failed skipped < <(awk '{p+=$1; f+=$2; s+=$3} END {print p+0, f+0, s+0}' "$results/counts")
+[[ $failed -eq 0 ]] || status=1
+rm -rf "$results"
+echo "${passed} passed, ${failed} failed, ${skipped} skipped"
+exit $status

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,7 @@ struct OutboundResponse {
     long status = 0;                       // when Answered
     std::string error;                     // human-readable, when not Answered
     std::string content_type;
+    std::string location;                  // for redirects (optout.php?redirect=…)
     std::string body;                      // capped
     std::vector<std::string> set_cookies;  // raw Set-Cookie values
 };
@@ -42,6 +44,39 @@ struct CurlTransportOptions {
 
 // One reused easy handle (keep-alive, DNS cache); use from one thread at a time.
 std::unique_ptr<Transport> make_curl_transport(const CurlTransportOptions& options);
+
+// Transports for request threads (sync mode, the relay): idle ones are kept
+// so connections to the track server are reused across requests.
+class TransportPool {
+public:
+    TransportPool(CurlTransportOptions options, std::size_t max_idle);
+    TransportPool(const TransportPool&) = delete;
+    TransportPool& operator=(const TransportPool&) = delete;
+
+    class Lease {
+    public:
+        Lease(TransportPool* pool, std::unique_ptr<Transport> transport)
+            : pool_(pool), transport_(std::move(transport)) {}
+        Lease(Lease&&) = default;
+        ~Lease();
+        Transport& operator*() const { return *transport_; }
+        Transport* operator->() const { return transport_.get(); }
+
+    private:
+        TransportPool* pool_;
+        std::unique_ptr<Transport> transport_;
+    };
+
+    Lease acquire();
+
+private:
+    void give_back(std::unique_ptr<Transport> transport) noexcept;
+
+    CurlTransportOptions options_;
+    std::size_t max_idle_;
+    std::mutex mutex_;
+    std::vector<std::unique_ptr<Transport>> idle_;
+};
 
 // Delivered (2xx), worth retrying (connect failure, timeout, 408, 429, 5xx),
 // or rejected for good (other statuses).

@@ -69,10 +69,13 @@ size_t CurlTransport::on_header(char* data, size_t size, size_t count, void* sel
         if (line.rfind("HTTP/", 0) == 0) {  // a new response (after 100 Continue, say)
             r.set_cookies.clear();
             r.content_type.clear();
+            r.location.clear();
         } else if (header_is(line, "Set-Cookie")) {
             r.set_cookies.emplace_back(header_value(line, 10));
         } else if (header_is(line, "Content-Type")) {
             r.content_type = std::string(header_value(line, 12));
+        } else if (header_is(line, "Location")) {
+            r.location = std::string(header_value(line, 8));
         }
     } catch (...) {
         return 0;
@@ -163,6 +166,33 @@ OutboundResponse CurlTransport::perform(const OutboundRequest& request) {
 
 std::unique_ptr<Transport> make_curl_transport(const CurlTransportOptions& options) {
     return std::make_unique<CurlTransport>(options);
+}
+
+TransportPool::TransportPool(CurlTransportOptions options, std::size_t max_idle)
+    : options_(std::move(options)), max_idle_(max_idle) {}
+
+TransportPool::Lease TransportPool::acquire() {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!idle_.empty()) {
+            std::unique_ptr<Transport> t = std::move(idle_.back());
+            idle_.pop_back();
+            return Lease(this, std::move(t));
+        }
+    }
+    return Lease(this, make_curl_transport(options_));
+}
+
+void TransportPool::give_back(std::unique_ptr<Transport> transport) noexcept {
+    try {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (idle_.size() < max_idle_) idle_.push_back(std::move(transport));
+    } catch (...) {
+    }
+}
+
+TransportPool::Lease::~Lease() {
+    if (pool_ && transport_) pool_->give_back(std::move(transport_));
 }
 
 Verdict classify(const OutboundResponse& response) noexcept {

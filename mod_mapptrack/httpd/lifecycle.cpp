@@ -24,6 +24,7 @@ namespace {
 
 // A plain pointer: no global object with a destructor may exist (exit order).
 std::atomic<Dispatcher*> g_dispatcher{nullptr};
+std::atomic<TransportPool*> g_transport_pool{nullptr};
 server_rec* g_main_server = nullptr;
 
 void log_to_httpd(void*, LogLevel level, const std::string& message) noexcept {
@@ -76,6 +77,7 @@ apr_status_t stop_dispatcher(void*) {
     guarded(
         [] {
             Dispatcher::stop(g_dispatcher.exchange(nullptr));
+            delete g_transport_pool.exchange(nullptr);
             return 0;
         },
         [](const char*) { return 0; });
@@ -99,15 +101,18 @@ void child_init(apr_pool_t* pchild, server_rec* s) {
             options.threads = threads(conf);
             options.queue_capacity = queue_size(conf);
             options.retries = retries(conf);
-            const std::string proxy = conf->outbound_proxy ? conf->outbound_proxy : "";
-            TransportFactory factory = [proxy](const std::atomic<bool>* abort) {
-                CurlTransportOptions transport;
-                transport.user_agent = "mod_mapptrack/" MAPPTRACK_VERSION;
-                transport.proxy = proxy;
-                transport.abort = abort;
-                return make_curl_transport(transport);
+            CurlTransportOptions transport;
+            transport.user_agent = "mod_mapptrack/" MAPPTRACK_VERSION;
+            transport.proxy = conf->outbound_proxy ? conf->outbound_proxy : "";
+            g_transport_pool.store(new TransportPool(transport, 64));
+            TransportFactory factory = [transport](const std::atomic<bool>* abort) {
+                CurlTransportOptions with_abort = transport;
+                with_abort.abort = abort;
+                return make_curl_transport(with_abort);
             };
             Dispatcher* d = Dispatcher::start(options, std::move(factory), Logger{&log_to_httpd, nullptr});
+            // Pre-cleanup: runs before pchild's sub-pools and other cleanups go.
+            apr_pool_pre_cleanup_register(pchild, nullptr, stop_dispatcher);
             if (!d) {
                 ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
                              "MT0014: delivery threads could not start in this child; its pages are "
@@ -115,8 +120,6 @@ void child_init(apr_pool_t* pchild, server_rec* s) {
                 return 0;
             }
             g_dispatcher.store(d);
-            // Pre-cleanup: runs before pchild's sub-pools and other cleanups go.
-            apr_pool_pre_cleanup_register(pchild, nullptr, stop_dispatcher);
             return 0;
         },
         [&](const char* what) {
@@ -128,6 +131,8 @@ void child_init(apr_pool_t* pchild, server_rec* s) {
 }  // namespace
 
 Dispatcher* dispatcher() noexcept { return g_dispatcher.load(std::memory_order_acquire); }
+
+TransportPool* transport_pool() noexcept { return g_transport_pool.load(std::memory_order_acquire); }
 
 void register_lifecycle_hooks() {
     ap_hook_check_config(check_config, nullptr, nullptr, APR_HOOK_MIDDLE);

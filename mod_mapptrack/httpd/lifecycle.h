@@ -3,6 +3,7 @@
 #pragma once
 
 #include "mapptrack/dispatcher.h"
+#include "mapptrack/transport.h"
 
 namespace mapptrack::httpd {
 
@@ -10,5 +11,8 @@ void register_lifecycle_hooks();
 
 // This process's dispatcher, or nullptr (parent, or the threads did not start).
 Dispatcher* dispatcher() noexcept;
+
+// This process's transports for request threads (sync mode, relay), or nullptr.
+TransportPool* transport_pool() noexcept;
 
 }  // namespace mapptrack::httpd

@@ -3,12 +3,14 @@
 #include "capture.h"
 #include "config.h"
 #include "lifecycle.h"
+#include "relay.h"
 
 namespace {
 
 void register_hooks(apr_pool_t*) {
     mapptrack::httpd::register_lifecycle_hooks();
     mapptrack::httpd::register_capture_hooks();
+    mapptrack::httpd::register_relay_hooks();
 }
 
 }  // namespace

@@ -1,0 +1,172 @@
+// Request → Hit. Everything is copied into std::strings: the queue outlives r->pool.
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "mapptrack/ip.h"
+#include "mapptrack/log.h"
+#include "mapptrack/page_rule.h"
+
+#include "request_hit.h"
+
+#include <http_core.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <apr_strings.h>
+
+APLOG_USE_MODULE(mapptrack);
+
+namespace mapptrack::httpd {
+namespace {
+
+bool header_is_one(const request_rec* r, const char* name) {
+    const char* v = apr_table_get(r->headers_in, name);
+    return v && v[0] == '1' && v[1] == '\0';
+}
+
+std::string evaluate(request_rec* r, ap_expr_info_t* expr, const char* what) {
+    if (!expr) return {};
+    const char* err = nullptr;
+    const char* value = ap_expr_str_exec(r, expr, &err);
+    if (err) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "MT0021: %s failed: %s", what, err);
+        return {};
+    }
+    return value ? value : "";
+}
+
+// scheme://host[:port]/path?query as the visitor asked (no fragment).
+std::string requested_url(request_rec* orig) {
+    std::string target;
+    if (orig->unparsed_uri && orig->unparsed_uri[0] == '/') {
+        target = orig->unparsed_uri;
+    } else {
+        target = orig->parsed_uri.path ? orig->parsed_uri.path : "/";
+        if (orig->parsed_uri.query) target += std::string("?") + orig->parsed_uri.query;
+    }
+    target = target.substr(0, target.find('#'));
+    return ap_construct_url(orig->pool, target.c_str(), orig);
+}
+
+}  // namespace
+
+RequestNote* request_note(const request_rec* r) {
+    return static_cast<RequestNote*>(ap_get_module_config(r->request_config, &mapptrack_module));
+}
+
+void set_request_note(request_rec* r, RequestNote* note) {
+    ap_set_module_config(r->request_config, &mapptrack_module, note);
+}
+
+std::string cookie_header(const request_rec* r) {
+    std::string joined;
+    apr_table_do(
+        [](void* out, const char*, const char* value) -> int {
+            auto* s = static_cast<std::string*>(out);
+            if (!s->empty()) s->append("; ");
+            s->append(value);
+            return 1;
+        },
+        &joined, r->headers_in, "Cookie", nullptr);
+    return joined;
+}
+
+std::vector<std::string> split_ids(const char* ids) {
+    std::vector<std::string> out;
+    std::string_view rest = ids ? ids : "";
+    while (!rest.empty()) {
+        const std::size_t comma = rest.find(',');
+        out.emplace_back(rest.substr(0, comma));
+        if (comma == std::string_view::npos) break;
+        rest.remove_prefix(comma + 1);
+    }
+    return out;
+}
+
+Identity identify(const request_rec* r, const DirConfig* conf, const CookieList& cookies,
+                  const std::vector<std::string>& ids) {
+    IdentityRules rules;
+    rules.track_ids = &ids;
+    rules.cookie_name = conf->cookie_name ? conf->cookie_name : "";
+    Identity identity = resolve_identity(cookies, rules);
+    if (identity.kind == Identity::Kind::OptedOut || identity.kind == Identity::Kind::Anonymous) {
+        return identity;
+    }
+    const bool dnt = header_is_one(r, "DNT") || header_is_one(r, "Sec-GPC");
+    const DoNotTrack dnt_rule = do_not_track(conf);
+    if (dnt && dnt_rule == DoNotTrack::Skip) return Identity{Identity::Kind::OptedOut, {}};
+    bool anonymous = dnt && dnt_rule == DoNotTrack::Anonymous;
+    if (conf->consent_cookie) {
+        const auto consent = find_cookie(cookies, conf->consent_cookie);
+        const bool given = consent && (!conf->consent_value ||
+                                       ap_regexec(conf->consent_value, std::string(*consent).c_str(),
+                                                  0, nullptr, 0) == 0);
+        if (!given) anonymous = true;
+    }
+    if (anonymous) return Identity{Identity::Kind::Anonymous, {}};
+    return identity;
+}
+
+bool is_tracked_response(request_rec* r, const DirConfig* conf) {
+    if (r->main) return false;
+    if (conf->condition) {
+        const char* err = nullptr;
+        const int result = ap_expr_exec(r, conf->condition, &err);
+        if (err) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "MT0020: MappTrackCondition failed: %s", err);
+            return false;
+        }
+        return result > 0;
+    }
+    ResponseFacts facts;
+    facts.main_request = true;
+    facts.is_get = r->method_number == M_GET && !r->header_only;
+    facts.status = r->status;
+    facts.content_type = r->content_type ? r->content_type : "";
+    facts.handler = r->handler ? r->handler : "";
+    return is_page(facts);
+}
+
+Hit build_hit(request_rec* orig, request_rec* last, const DirConfig* conf, const RequestNote& who) {
+    Hit hit;
+    hit.pixel_version = pixel_version(conf);
+    hit.content_id = evaluate(last, conf->content_id, "MappTrackContentId");
+    hit.time_ms = apr_time_as_msec(orig->request_time);
+    const char* referrer = apr_table_get(orig->headers_in, "Referer");
+    hit.referrer = referrer ? referrer : "";
+    const char* agent = apr_table_get(orig->headers_in, "User-Agent");
+    hit.user_agent = agent ? agent : "";
+    hit.ip = orig->useragent_ip ? orig->useragent_ip : "";
+    if (anonymize_ip(conf)) hit.ip = mapptrack::anonymize_ip(hit.ip);
+    hit.url = requested_url(orig);
+    hit.anonymous = who.kind == Identity::Kind::Anonymous;
+    if (!hit.anonymous) {
+        hit.ever_id = who.ever_id ? who.ever_id : "";
+        hit.new_visitor = who.new_visitor;
+        hit.custom_ever_id = evaluate(last, conf->custom_ever_id, "MappTrackCustomEverId");
+    }
+    if (conf->params) {
+        for (int i = 0; i < conf->params->nelts; ++i) {
+            const Param& p = APR_ARRAY_IDX(conf->params, i, Param);
+            std::string value = evaluate(last, p.value, p.name);
+            if (!value.empty()) hit.params.emplace_back(p.name, std::move(value));
+        }
+    }
+    return hit;
+}
+
+Delivery make_delivery(const request_rec* last, const DirConfig* conf, const Hit& hit,
+                       const CookieList& cookies) {
+    const ServerConfig* sconf = server_config(last->server);
+    Delivery delivery;
+    delivery.endpoint = std::string(conf->domain) + "/" + conf->track_ids;
+    delivery.line = encode_hit_line(hit);
+    if (!hit.anonymous) delivery.cookies = mapp_cookie_header(cookies);
+    delivery.options.timeout_ms = timeout_ms(sconf);
+    delivery.options.batch_size = batch_size(sconf);
+    delivery.options.batch_delay_ms = batch_delay_ms(sconf);
+    delivery.queued_ms = now_ms();
+    return delivery;
+}
+
+}  // namespace mapptrack::httpd

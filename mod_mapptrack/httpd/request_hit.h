@@ -1,0 +1,56 @@
+// Turning a request into a hit: the visitor's cookies and identity, and the
+// Hit and Delivery built from the request (owned copies, nothing from r->pool).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "mapptrack/cookies.h"
+#include "mapptrack/delivery.h"
+#include "mapptrack/hit.h"
+#include "mapptrack/identity.h"
+
+#include "config.h"
+
+namespace mapptrack::httpd {
+
+// What the identity filter decided, kept on the request it ran for.
+struct RequestNote {
+    Identity::Kind kind;
+    const char* ever_id;  // r->pool; "" when none
+    bool new_visitor;
+    bool sent;            // delivered synchronously (MappTrackMode sync)
+};
+
+RequestNote* request_note(const request_rec* r);
+void set_request_note(request_rec* r, RequestNote* note);
+
+// All Cookie headers of the request, joined (HTTP/2 may send several).
+std::string cookie_header(const request_rec* r);
+std::vector<std::string> split_ids(const char* ids);
+
+// Opt-out cookies, consent and DNT/GPC (design §6) on top of the cookie forms.
+Identity identify(const request_rec* r, const DirConfig* conf, const CookieList& cookies,
+                  const std::vector<std::string>& ids);
+
+// The page rule (design §4), or MappTrackCondition when configured.
+bool is_tracked_response(request_rec* r, const DirConfig* conf);
+
+inline request_rec* first_request(request_rec* r) {
+    while (r->prev) r = r->prev;
+    return r;
+}
+inline request_rec* last_request(request_rec* r) {
+    while (r->next) r = r->next;
+    return r;
+}
+
+// The hit for the page `last` served to the request `orig` (time, URL and
+// headers as the visitor sent them; configuration of what was served).
+Hit build_hit(request_rec* orig, request_rec* last, const DirConfig* conf, const RequestNote& who);
+
+// The queue item for a hit: `{domain}/{ids}`, the encoded line, Mapp cookies.
+Delivery make_delivery(const request_rec* last, const DirConfig* conf, const Hit& hit,
+                       const CookieList& cookies);
+
+}  // namespace mapptrack::httpd

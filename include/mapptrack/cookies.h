@@ -24,7 +24,8 @@ bool is_mapp_cookie_name(std::string_view name);
 // A Cookie header value holding only the Mapp cookies of `cookies` (may be empty).
 std::string mapp_cookie_header(const CookieList& cookies);
 
-// The entry for `track_id` in a `wt3_eid` value (`;<id>|<eid>#<last>;…`).
+// The entry for `track_id` in a decoded `wt3_eid` value (`;<id>|<eid>#<last>;…`).
+// Browsers hold the value percent-encoded: decode it first.
 std::optional<std::string_view> parse_wt3_eid(std::string_view value, std::string_view track_id);
 
 }  // namespace mapptrack

@@ -146,7 +146,8 @@ void Dispatcher::run(Worker&) noexcept {
     running_.fetch_sub(1);
 }
 
-// Sleeps the backoff for `attempt` (0-based); false if the dispatcher is stopping.
+// Sleeps the backoff for `attempt` (0-based); false once the drain deadline has
+// passed. While draining, retries go on: a short outage need not lose hits.
 bool Dispatcher::wait_backoff(unsigned attempt) {
     thread_local std::minstd_rand random(static_cast<unsigned>(apr_time_now()) ^
                                          static_cast<unsigned>(reinterpret_cast<std::uintptr_t>(&attempt)));
@@ -157,7 +158,7 @@ bool Dispatcher::wait_backoff(unsigned attempt) {
     delay = delay / 2 + static_cast<std::int64_t>(random() % static_cast<unsigned>(delay / 2 + 1));
     const std::int64_t until = now_ms() + delay;
     while (now_ms() < until) {
-        if (stopping_.load() || abort_.load()) return false;
+        if (abort_.load()) return false;
         apr_sleep(apr_time_from_msec(std::min<std::int64_t>(20, until - now_ms() + 1)));
     }
     return true;

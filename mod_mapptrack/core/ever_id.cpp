@@ -11,11 +11,13 @@
 namespace mapptrack {
 namespace {
 
-// IDs issued in the current second, so that none repeats in this process.
+// Suffixes issued in the latest two seconds, so that no ID repeats in this
+// process even when threads with clocks a second apart interleave.
 struct IssuedThisSecond {
     std::mutex mutex;
     std::int64_t second = -1;
     std::unordered_set<std::uint32_t> suffixes;
+    std::unordered_set<std::uint32_t> previous;  // second - 1
 };
 
 IssuedThisSecond& issued() {
@@ -53,14 +55,20 @@ std::optional<std::string> generate_ever_id(std::int64_t unix_seconds) {
     std::uint32_t suffix = 0;
     {
         std::lock_guard<std::mutex> lock(state.mutex);
-        if (state.second != unix_seconds) {
-            state.second = unix_seconds;
+        if (unix_seconds > state.second) {
+            if (unix_seconds == state.second + 1) {
+                state.previous.swap(state.suffixes);
+            } else {
+                state.previous.clear();
+            }
             state.suffixes.clear();
+            state.second = unix_seconds;
         }
+        auto& issued_set = unix_seconds == state.second ? state.suffixes : state.previous;
         for (;;) {
             const auto drawn = random_below_1e8();
             if (!drawn) return std::nullopt;
-            if (state.suffixes.insert(*drawn).second) {
+            if (issued_set.insert(*drawn).second) {
                 suffix = *drawn;
                 break;
             }

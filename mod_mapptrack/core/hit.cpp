@@ -3,11 +3,16 @@
 
 #include <algorithm>
 #include <array>
+#include <string_view>
 
 #include "mapptrack/encode.h"
 
 namespace mapptrack {
 namespace {
+
+// Room the URL and the referrer always keep; the other values give way to it
+// when a line would grow past kMaxLineBytes.
+constexpr std::size_t kUrlRoom = 1024;
 
 std::string encode_or_zero(std::string_view raw, std::size_t max_chars, std::size_t max_bytes) {
     std::string encoded = encode_query_value(raw, max_chars, max_bytes);
@@ -37,36 +42,61 @@ bool is_valid_param_name(std::string_view name) {
 }
 
 std::string encode_hit_line(const Hit& hit) {
-    const std::string content_id = encode_or_zero(hit.content_id, kMaxTextChars, kNoLimit);
-    const std::string user_agent = encode_query_value(hit.user_agent, kMaxTextChars);
-    const std::string ip = encode_query_value(hit.ip, kMaxTextChars);
+    // Text values: 255 characters each.
+    std::string content_id = encode_or_zero(hit.content_id, kMaxTextChars, kNoLimit);
+    std::string user_agent = encode_query_value(hit.user_agent, kMaxTextChars);
+    std::string custom_ever_id = hit.anonymous ? std::string() : encode_query_value(hit.custom_ever_id, kMaxTextChars);
+    const std::string ip = encode_query_value(hit.ip, 64);
+    std::vector<std::pair<std::string_view, std::string>> params;
+    for (const auto& [name, value] : hit.params) {
+        if (is_valid_param_name(name)) params.emplace_back(name, encode_query_value(value, kMaxTextChars));
+    }
 
-    // Everything but the URL and the referrer, whose length is what is left.
+    const std::string head_start = "wt?p=" + std::to_string(hit.pixel_version) + ",";
+    const std::string head_end = ",0,0,0,0," + std::to_string(hit.time_ms) + ",";
+    const auto fixed_size = [&] {
+        std::size_t n = head_start.size() + content_id.size() + head_end.size() + 1 +  // "0" referrer
+                        40 + user_agent.size() + ip.size() + 64 + custom_ever_id.size() + 40;
+        for (const auto& [name, value] : params) n += name.size() + value.size() + 2;
+        return n;
+    };
+    // Too long (many multi-byte characters): drop custom parameters from the
+    // end, then shorten the longest of user agent, content ID and custom ID.
+    while (fixed_size() + kUrlRoom > kMaxLineBytes) {
+        const std::size_t excess = fixed_size() + kUrlRoom - kMaxLineBytes;
+        if (!params.empty()) {
+            params.pop_back();
+            continue;
+        }
+        struct Text {
+            std::string* encoded;
+            std::string_view raw;
+        };
+        const std::array<Text, 3> texts = {Text{&user_agent, hit.user_agent},
+                                           Text{&content_id, hit.content_id},
+                                           Text{&custom_ever_id, hit.custom_ever_id}};
+        const Text& longest = *std::max_element(texts.begin(), texts.end(), [](const Text& a, const Text& b) {
+            return a.encoded->size() < b.encoded->size();
+        });
+        const std::size_t size = longest.encoded->size();
+        *longest.encoded = encode_query_value(longest.raw, kMaxTextChars,
+                                              std::max(size > excess ? size - excess : 0, size / 2));
+        if (content_id.empty()) content_id = "0";
+    }
+
     std::string tail;
     if (!hit.anonymous) {
         if (!hit.ever_id.empty()) add_param(tail, "eid", encode_query_value(hit.ever_id, 64));
-        if (!hit.custom_ever_id.empty())
-            add_param(tail, "ceid", encode_query_value(hit.custom_ever_id, kMaxTextChars));
+        if (!custom_ever_id.empty()) add_param(tail, "ceid", custom_ever_id);
         if (hit.new_visitor) add_param(tail, "one", "1");
     } else {
         add_param(tail, "nc", "1");
     }
-    std::string params;
-    for (const auto& [name, value] : hit.params) {
-        if (!is_valid_param_name(name)) continue;
-        std::string piece;
-        add_param(piece, name, encode_query_value(value, kMaxTextChars));
-        // Custom values may not crowd out the page itself: keep room for it.
-        if (params.size() + piece.size() > kMaxLineBytes / 2) continue;
-        params += piece;
-    }
-    tail += params;
+    for (const auto& [name, value] : params) add_param(tail, name, value);
     tail += "&eor=1";
 
-    std::string head = "wt?p=" + std::to_string(hit.pixel_version) + "," + content_id +
-                       ",0,0,0,0," + std::to_string(hit.time_ms) + ",";
+    const std::string head = head_start + content_id + head_end;
     const std::string middle = "&X-WT-UA=" + user_agent + "&X-WT-IP=" + ip + "&X-WT-RQ=";
-
     const std::size_t fixed = head.size() + middle.size() + tail.size() + 1;  // +1 for "0"
     const std::size_t room = kMaxLineBytes > fixed + 1 ? kMaxLineBytes - fixed - 1 : 0;
 

@@ -8,6 +8,7 @@
 namespace mapptrack {
 
 std::string anonymize_ip(std::string_view ip) {
+    if (ip.find('\0') != std::string_view::npos) return std::string();
     const std::string text(ip);
     char out[INET6_ADDRSTRLEN];
     unsigned char v4[4];

@@ -27,7 +27,7 @@ DeliveryQueue::PushResult DeliveryQueue::push(Delivery&& delivery) noexcept {
 // Moves queued deliveries for the batch's endpoint into `batch`, in order.
 bool DeliveryQueue::take_matching(std::vector<Delivery>& batch, std::size_t limit) {
     bool took = false;
-    const std::string& endpoint = batch.front().endpoint;
+    const std::string endpoint = batch.front().endpoint;  // a copy: push_back moves the vector
     for (auto it = items_.begin(); it != items_.end() && batch.size() < limit;) {
         if (it->endpoint == endpoint) {
             batch.push_back(std::move(*it));

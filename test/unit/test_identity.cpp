@@ -1,0 +1,317 @@
+// Who the visitor is (identity.h, design §6): opted out, anonymous, known
+// from one of Mapp's cookie forms, or unknown.
+#include <string>
+#include <vector>
+
+#include "mapptrack/cookies.h"
+#include "mapptrack/identity.h"
+
+#include <CppUTest/TestHarness.h>
+
+using mapptrack::EverIdCookie;
+using mapptrack::ever_id_cookie_name;
+using mapptrack::format_set_cookie;
+using mapptrack::Identity;
+using mapptrack::IdentityRules;
+using mapptrack::parse_cookie_header;
+using mapptrack::resolve_identity;
+
+static SimpleString StringFrom(Identity::Kind kind)
+{
+    switch (kind) {
+    case Identity::Kind::OptedOut: return "OptedOut";
+    case Identity::Kind::Anonymous: return "Anonymous";
+    case Identity::Kind::Known: return "Known";
+    case Identity::Kind::Unknown: return "Unknown";
+    }
+    return "?";
+}
+
+namespace {
+
+// Distinct valid IDs, one per cookie form, so the winner is visible.
+const char* const kStp = "2000000000000000001";     // wtstp_eid
+const char* const kNamed = "4000000000000000002";   // configured cookie name
+const char* const kEid111 = "4000000000000000111";  // wteid_111
+const char* const kEid222 = "4000000000000000222";  // wteid_222
+const char* const kWt3 = "2000000000000000003";     // wt3_eid entry for 222
+const char* const kWt = "2000000000000000004";      // wt_eid
+
+const std::vector<std::string> kIds = {"111", "222"};
+
+Identity resolve(const std::string& header, std::string_view cookie_name = {})
+{
+    IdentityRules rules;
+    rules.track_ids = &kIds;
+    rules.cookie_name = cookie_name;
+    return resolve_identity(parse_cookie_header(header), rules);
+}
+
+// A wt3_eid cookie as the v4 pixel writes it: the value `;<id>|<eid>#<last>…`
+// escaped (its setCookie writes wtEscape(name) + "=" + wtEscape(value)); a raw
+// `;` could not be part of a cookie value at all.
+std::string wt3_for_222(const char* eid)
+{
+    return std::string("wt3_eid=%3B999%7C2999999999999999999%231%3B222%7C") + eid +
+           "%232000000000000000000";
+}
+
+std::vector<std::string> attributes_of(const std::string& set_cookie)
+{
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    for (;;) {
+        std::size_t pos = set_cookie.find(';', start);
+        std::string piece = set_cookie.substr(start, pos == std::string::npos ? pos : pos - start);
+        while (!piece.empty() && piece.front() == ' ')
+            piece.erase(0, 1);
+        out.push_back(piece);
+        if (pos == std::string::npos)
+            return out;
+        start = pos + 1;
+    }
+}
+
+bool has_attribute(const std::string& set_cookie, const std::string& attribute)
+{
+    for (const std::string& a : attributes_of(set_cookie))
+        if (a == attribute)
+            return true;
+    return false;
+}
+
+bool has_attribute_named(const std::string& set_cookie, const std::string& prefix)
+{
+    for (const std::string& a : attributes_of(set_cookie))
+        if (a.compare(0, prefix.size(), prefix) == 0)
+            return true;
+    return false;
+}
+
+}  // namespace
+
+TEST_GROUP(Identity){};
+
+TEST(Identity, NoCookiesMeansUnknown)
+{
+    Identity id = resolve("");
+    CHECK_EQUAL(Identity::Kind::Unknown, id.kind);
+}
+
+TEST(Identity, OnlySiteCookiesMeansUnknown)
+{
+    CHECK_EQUAL(Identity::Kind::Unknown, resolve("PHPSESSID=4000000000000000001; a=b").kind);
+}
+
+TEST(Identity, SmartPixelCookieIsRead)
+{
+    Identity id = resolve(std::string("wtstp_eid=") + kStp);
+    CHECK_EQUAL(Identity::Kind::Known, id.kind);
+    STRCMP_EQUAL(kStp, id.ever_id.c_str());
+}
+
+TEST(Identity, ServerCookieOfTheFirstTrackIdIsRead)
+{
+    Identity id = resolve(std::string("wteid_111=") + kEid111);
+    CHECK_EQUAL(Identity::Kind::Known, id.kind);
+    STRCMP_EQUAL(kEid111, id.ever_id.c_str());
+}
+
+TEST(Identity, ServerCookieOfAnyConfiguredTrackIdIsRead)
+{
+    Identity id = resolve(std::string("wteid_222=") + kEid222);
+    CHECK_EQUAL(Identity::Kind::Known, id.kind);
+    STRCMP_EQUAL(kEid222, id.ever_id.c_str());
+}
+
+TEST(Identity, ServerCookieOfAnotherAccountIsIgnored)
+{
+    CHECK_EQUAL(Identity::Kind::Unknown, resolve("wteid_333=4000000000000000333").kind);
+}
+
+TEST(Identity, ServerCookiesFollowTheConfiguredTrackIdOrder)
+{
+    Identity id = resolve(std::string("wteid_222=") + kEid222 + "; wteid_111=" + kEid111);
+    STRCMP_EQUAL(kEid111, id.ever_id.c_str());
+}
+
+TEST(Identity, PixelListCookieEntryOfAConfiguredTrackIdIsRead)
+{
+    Identity id = resolve(wt3_for_222(kWt3));
+    CHECK_EQUAL(Identity::Kind::Known, id.kind);
+    STRCMP_EQUAL(kWt3, id.ever_id.c_str());
+}
+
+TEST(Identity, PixelListCookieOfOtherAccountsOnlyIsIgnored)
+{
+    CHECK_EQUAL(Identity::Kind::Unknown,
+                resolve("wt3_eid=%3B999%7C2999999999999999999%232000000000000000000").kind);
+}
+
+TEST(Identity, PixelListCookieAsBrowsersStoreItPercentEncodedIsRead)
+{
+    // The v4 pixel stores wt3_eid escaped: ";" "|" "#" arrive as %3B %7C %23.
+    // A single entry, as a first visit leaves it.
+    Identity id = resolve(
+        std::string("wt3_eid=%3B222%7C") + kWt3 + "%232000000000000000000");
+    CHECK_EQUAL(Identity::Kind::Known, id.kind);
+    STRCMP_EQUAL(kWt3, id.ever_id.c_str());
+}
+
+TEST(Identity, OldPixelCookieIsRead)
+{
+    Identity id = resolve(std::string("wt_eid=") + kWt);
+    CHECK_EQUAL(Identity::Kind::Known, id.kind);
+    STRCMP_EQUAL(kWt, id.ever_id.c_str());
+}
+
+TEST(Identity, ConfiguredCookieNameIsRead)
+{
+    Identity id = resolve(std::string("mysite_eid=") + kNamed, "mysite_eid");
+    CHECK_EQUAL(Identity::Kind::Known, id.kind);
+    STRCMP_EQUAL(kNamed, id.ever_id.c_str());
+}
+
+TEST(Identity, ReadOrderIsSmartPixelNamedServerListThenOld)
+{
+    const std::string stp = std::string("wtstp_eid=") + kStp;
+    const std::string named = std::string("mysite_eid=") + kNamed;
+    const std::string server = std::string("wteid_111=") + kEid111;
+    const std::string list = wt3_for_222(kWt3);
+    const std::string old = std::string("wt_eid=") + kWt;
+
+    // Written in reverse order, so the header's order cannot decide.
+    STRCMP_EQUAL(kStp,
+                 resolve(old + "; " + list + "; " + server + "; " + named + "; " + stp,
+                         "mysite_eid").ever_id.c_str());
+    STRCMP_EQUAL(kNamed,
+                 resolve(old + "; " + list + "; " + server + "; " + named, "mysite_eid")
+                     .ever_id.c_str());
+    STRCMP_EQUAL(kEid111,
+                 resolve(old + "; " + list + "; " + server, "mysite_eid").ever_id.c_str());
+    STRCMP_EQUAL(kWt3, resolve(old + "; " + list, "mysite_eid").ever_id.c_str());
+    STRCMP_EQUAL(kWt, resolve(old, "mysite_eid").ever_id.c_str());
+}
+
+TEST(Identity, InvalidValuesFallThroughToTheNextForm)
+{
+    const std::string header = std::string("wtstp_eid=abc; mysite_eid=123; wteid_111=; ") +
+                               "wteid_222=40000000000000002220; " +
+                               "wt3_eid=%3B222%7Cx2000000000000000003%231; wt_eid=" + kWt;
+    Identity id = resolve(header, "mysite_eid");
+    CHECK_EQUAL(Identity::Kind::Known, id.kind);
+    STRCMP_EQUAL(kWt, id.ever_id.c_str());
+}
+
+TEST(Identity, InvalidSmartPixelValueFallsThroughToServerCookie)
+{
+    Identity id = resolve(std::string("wtstp_eid=213821006490014632; wteid_111=") + kEid111);
+    STRCMP_EQUAL(kEid111, id.ever_id.c_str());
+}
+
+TEST(Identity, OnlyInvalidValuesMeansUnknown)
+{
+    Identity id = resolve("wtstp_eid=1; wteid_111=x; wt3_eid=%3B111%7Cabc%231; wt_eid=2 3");
+    CHECK_EQUAL(Identity::Kind::Unknown, id.kind);
+}
+
+TEST(Identity, TrackingOptOutWinsOverEverything)
+{
+    const std::string header = std::string("wtstp_eid=") + kStp + "; miCookieOptOut=1; " +
+                               "wteid_111=" + kEid111 + "; webtrekkOptOut=1; wt_eid=" + kWt;
+    CHECK_EQUAL(Identity::Kind::OptedOut, resolve(header, "mysite_eid").kind);
+    CHECK_EQUAL(Identity::Kind::OptedOut, resolve("webtrekkOptOut=1").kind);
+}
+
+TEST(Identity, IdentificationOptOutMakesAKnownVisitorAnonymous)
+{
+    const std::string header = std::string("wtstp_eid=") + kStp + "; miCookieOptOut=1";
+    CHECK_EQUAL(Identity::Kind::Anonymous, resolve(header).kind);
+    CHECK_EQUAL(Identity::Kind::Anonymous, resolve("miCookieOptOut=1").kind);
+}
+
+TEST(Identity, DefaultCookieNameIsServerCookieOfTheFirstTrackId)
+{
+    IdentityRules rules;
+    rules.track_ids = &kIds;
+    STRCMP_EQUAL("wteid_111", ever_id_cookie_name(rules).c_str());
+}
+
+TEST(Identity, ConfiguredCookieNameIsTheOneSet)
+{
+    IdentityRules rules;
+    rules.track_ids = &kIds;
+    rules.cookie_name = "mysite_eid";
+    STRCMP_EQUAL("mysite_eid", ever_id_cookie_name(rules).c_str());
+}
+
+TEST(Identity, CookieTheModuleSetsIsReadBack)
+{
+    // What the module sets on a first visit must identify the visitor on the next.
+    IdentityRules rules;
+    rules.track_ids = &kIds;
+    std::string header = ever_id_cookie_name(rules) + "=" + kEid222;
+    Identity id = resolve_identity(parse_cookie_header(header), rules);
+    CHECK_EQUAL(Identity::Kind::Known, id.kind);
+    STRCMP_EQUAL(kEid222, id.ever_id.c_str());
+}
+
+TEST_GROUP(SetCookie){};
+
+TEST(SetCookie, HostOnlyCookieOverHttp)
+{
+    EverIdCookie c;
+    c.name = "wteid_111";
+    c.value = "4170000000012345678";
+    std::string header = format_set_cookie(c);
+    std::vector<std::string> attrs = attributes_of(header);
+    STRCMP_EQUAL("wteid_111=4170000000012345678", attrs[0].c_str());
+    CHECK(has_attribute(header, "Path=/"));
+    CHECK(has_attribute(header, "Max-Age=15552000"));
+    CHECK(has_attribute(header, "HttpOnly"));
+    CHECK(has_attribute(header, "SameSite=Lax"));
+    CHECK_FALSE(has_attribute_named(header, "Secure"));
+    CHECK_FALSE(has_attribute_named(header, "Domain"));
+    CHECK_FALSE(has_attribute_named(header, "Expires"));
+    CHECK_EQUAL(static_cast<std::size_t>(5), attrs.size());
+}
+
+TEST(SetCookie, SecureOnlyWhenSecure)
+{
+    EverIdCookie c;
+    c.name = "wteid_111";
+    c.value = "4170000000012345678";
+    c.secure = true;
+    std::string header = format_set_cookie(c);
+    CHECK(has_attribute(header, "Secure"));
+    CHECK(has_attribute(header, "HttpOnly"));
+    CHECK(has_attribute(header, "SameSite=Lax"));
+}
+
+TEST(SetCookie, DomainOnlyWhenSet)
+{
+    EverIdCookie c;
+    c.name = "mysite_eid";
+    c.value = "4170000000012345678";
+    c.domain = "example.com";
+    c.max_age = 3600;
+    std::string header = format_set_cookie(c);
+    STRCMP_EQUAL("mysite_eid=4170000000012345678", attributes_of(header)[0].c_str());
+    CHECK(has_attribute(header, "Domain=example.com"));
+    CHECK(has_attribute(header, "Max-Age=3600"));
+    CHECK(has_attribute(header, "Path=/"));
+    CHECK_FALSE(has_attribute_named(header, "Secure"));
+}
+
+TEST(SetCookie, OneLineWithoutLineBreaks)
+{
+    EverIdCookie c;
+    c.name = "wteid_111";
+    c.value = "4170000000012345678";
+    c.domain = "example.com";
+    c.secure = true;
+    std::string header = format_set_cookie(c);
+    CHECK(header.find('\r') == std::string::npos);
+    CHECK(header.find('\n') == std::string::npos);
+    CHECK(header.find(',') == std::string::npos);
+}

@@ -42,7 +42,13 @@ private:
 
     const std::size_t capacity_;
     mutable std::mutex mutex_;
-    std::condition_variable not_empty_;
+    // Producers wake a consumer only when one is idle, or when a batch being
+    // filled has enough: a page view costs no context switch otherwise.
+    std::condition_variable not_empty_;    // idle consumers
+    std::condition_variable batch_ready_;  // consumers filling a batch
+    unsigned idle_waiters_ = 0;
+    unsigned fillers_ = 0;
+    std::size_t fill_threshold_ = 0;       // queue size that completes the smallest open batch
     std::deque<Delivery> items_;
     std::atomic<std::size_t> count_{0};
     std::atomic<bool> closed_{false};

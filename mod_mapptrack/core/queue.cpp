@@ -16,8 +16,14 @@ DeliveryQueue::PushResult DeliveryQueue::push(Delivery&& delivery) noexcept {
         if (items_.size() >= capacity_) return PushResult::Full;
         items_.push_back(std::move(delivery));
         count_.store(items_.size(), std::memory_order_relaxed);
+        const bool wake_idle = idle_waiters_ > 0;
+        const bool wake_filler = !wake_idle && fillers_ > 0 && items_.size() >= fill_threshold_;
         lock.unlock();
-        not_empty_.notify_one();
+        if (wake_idle) {
+            not_empty_.notify_one();
+        } else if (wake_filler) {
+            batch_ready_.notify_all();
+        }
         return PushResult::Queued;
     } catch (...) {  // allocation failure: refuse the hit, never throw into httpd
         return PushResult::Full;
@@ -44,10 +50,10 @@ bool DeliveryQueue::take_matching(std::vector<Delivery>& batch, std::size_t limi
 std::vector<Delivery> DeliveryQueue::pop_batch(std::chrono::milliseconds idle_wait) {
     std::vector<Delivery> batch;
     std::unique_lock<std::mutex> lock(mutex_);
-    if (!not_empty_.wait_for(lock, idle_wait, [&] { return !items_.empty() || closed_; }) ||
-        items_.empty()) {
-        return batch;
-    }
+    ++idle_waiters_;
+    const bool ready = not_empty_.wait_for(lock, idle_wait, [&] { return !items_.empty() || closed_; });
+    --idle_waiters_;
+    if (!ready || items_.empty()) return batch;
     batch.push_back(std::move(items_.front()));
     items_.pop_front();
     count_.store(items_.size(), std::memory_order_relaxed);
@@ -60,11 +66,13 @@ std::vector<Delivery> DeliveryQueue::pop_batch(std::chrono::milliseconds idle_wa
             std::max<std::int64_t>(0, batch.front().queued_ms + batch.front().options.batch_delay_ms -
                                           now_ms()));
     while (batch.size() < limit && !closed_.load()) {
-        if (not_empty_.wait_until(lock, fill_deadline) == std::cv_status::timeout) {
-            take_matching(batch, limit);
-            break;
-        }
+        const std::size_t missing = limit - batch.size();
+        fill_threshold_ = fillers_ == 0 ? missing : std::min(fill_threshold_, missing);
+        ++fillers_;
+        const auto status = batch_ready_.wait_until(lock, fill_deadline);
+        --fillers_;
         take_matching(batch, limit);
+        if (status == std::cv_status::timeout) break;
     }
     // Others may be waiting for what this batch did not take.
     if (!items_.empty()) not_empty_.notify_one();
@@ -76,6 +84,7 @@ void DeliveryQueue::close() noexcept {
     // Taking the lock once orders the flag before any waiter's next check.
     { std::unique_lock<std::mutex> lock(mutex_, std::try_to_lock); }
     not_empty_.notify_all();
+    batch_ready_.notify_all();
 }
 
 }  // namespace mapptrack

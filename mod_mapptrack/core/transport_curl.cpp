@@ -15,7 +15,9 @@ namespace {
 class CurlTransport final : public Transport {
 public:
     explicit CurlTransport(const CurlTransportOptions& options)
-        : options_(options), handle_(curl_easy_init()) {}
+        : options_(options), handle_(curl_easy_init()) {
+        if (handle_) set_fixed_options();
+    }
     ~CurlTransport() override {
         if (handle_) curl_easy_cleanup(handle_);
     }
@@ -25,6 +27,8 @@ public:
     OutboundResponse perform(const OutboundRequest& request) override;
 
 private:
+    void set_fixed_options();
+
     static size_t on_body(char* data, size_t size, size_t count, void* self) noexcept;
     static size_t on_header(char* data, size_t size, size_t count, void* self) noexcept;
     static int on_progress(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t) noexcept;
@@ -32,6 +36,7 @@ private:
     CurlTransportOptions options_;
     CURL* handle_;
     OutboundResponse* current_ = nullptr;
+    char error_[CURL_ERROR_SIZE] = {0};
 };
 
 bool header_is(std::string_view line, std::string_view name) {
@@ -88,6 +93,31 @@ int CurlTransport::on_progress(void* self, curl_off_t, curl_off_t, curl_off_t, c
     return t->options_.abort && t->options_.abort->load(std::memory_order_relaxed) ? 1 : 0;
 }
 
+// Options that are the same for every request, set once: the handle keeps
+// them, and its connection and DNS caches, between requests.
+void CurlTransport::set_fixed_options() {
+    CURL* h = handle_;
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+#endif
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, options_.user_agent.c_str());
+    // "" disables proxies from the environment (http_proxy…): only the admin's counts.
+    curl_easy_setopt(h, CURLOPT_PROXY, options_.proxy.c_str());
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &CurlTransport::on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, this);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &CurlTransport::on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, this);
+    if (options_.abort) {
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, &CurlTransport::on_progress);
+        curl_easy_setopt(h, CURLOPT_XFERINFODATA, this);
+    }
+}
+
 OutboundResponse CurlTransport::perform(const OutboundRequest& request) {
     OutboundResponse response;
     if (!handle_) {
@@ -95,44 +125,26 @@ OutboundResponse CurlTransport::perform(const OutboundRequest& request) {
         return response;
     }
     CURL* h = handle_;
-    curl_easy_reset(h);  // keeps the connection and DNS caches
-    char error[CURL_ERROR_SIZE] = {0};
+    error_[0] = '\0';
     curl_slist* headers = nullptr;
     for (const std::string& header : request.headers) headers = curl_slist_append(headers, header.c_str());
     headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip
-
     curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-#endif
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout_ms));
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.timeout_ms));
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, options_.user_agent.c_str());
-    // "" disables proxies from the environment (http_proxy…): only the admin's counts.
-    curl_easy_setopt(h, CURLOPT_PROXY, options_.proxy.c_str());
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &CurlTransport::on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, this);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &CurlTransport::on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, this);
-    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, &CurlTransport::on_progress);
-    curl_easy_setopt(h, CURLOPT_XFERINFODATA, this);
     if (request.post) {
         curl_easy_setopt(h, CURLOPT_POST, 1L);
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, request.body.data());
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
     } else {
-        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);  // also undoes a previous POST
     }
 
     current_ = &response;
     const CURLcode rc = curl_easy_perform(h);
     current_ = nullptr;
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
     curl_slist_free_all(headers);
 
     switch (rc) {
@@ -158,7 +170,7 @@ OutboundResponse CurlTransport::perform(const OutboundRequest& request) {
             response.outcome = OutboundResponse::Outcome::Failed;
             break;
     }
-    response.error = error[0] ? error : curl_easy_strerror(rc);
+    response.error = error_[0] ? error_ : curl_easy_strerror(rc);
     return response;
 }
 

@@ -11,6 +11,7 @@ struct DeliveryOptions {
     unsigned timeout_ms = 2000;     // per attempt (MappTrackTimeout)
     unsigned batch_size = 50;       // hits per request; 1 = one GET per hit
     unsigned batch_delay_ms = 200;  // how long a batch may wait to fill
+    std::string proxy;              // MappTrackOutboundProxy, or empty
 };
 
 struct Delivery {

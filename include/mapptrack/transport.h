@@ -16,6 +16,7 @@ struct OutboundRequest {
     std::string body;                  // for POST
     std::vector<std::string> headers;  // "Name: value"
     unsigned timeout_ms = 2000;        // whole transfer; connecting gets at most this
+    std::string proxy;                 // MappTrackOutboundProxy, or empty for none
 };
 
 struct OutboundResponse {
@@ -37,7 +38,6 @@ public:
 
 struct CurlTransportOptions {
     std::string user_agent = "mod_mapptrack";
-    std::string proxy;                          // MappTrackOutboundProxy, or empty
     const std::atomic<bool>* abort = nullptr;   // set => in-flight transfers end now
     std::size_t max_body = 64 * 1024;
 };

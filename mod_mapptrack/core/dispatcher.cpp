@@ -44,6 +44,7 @@ OutboundRequest build_request(const std::vector<Delivery>& batch) {
     OutboundRequest request;
     const Delivery& first = batch.front();
     request.timeout_ms = first.options.timeout_ms;
+    request.proxy = first.options.proxy;
     if (batch.size() == 1 && first.options.batch_size <= 1) {
         request.url = first.endpoint + "/" + first.line;
         if (!first.cookies.empty()) request.headers.push_back("Cookie: " + first.cookies);

@@ -35,7 +35,7 @@ bool DeliveryQueue::take_matching(std::vector<Delivery>& batch, std::size_t limi
     bool took = false;
     const std::string endpoint = batch.front().endpoint;  // a copy: push_back moves the vector
     for (auto it = items_.begin(); it != items_.end() && batch.size() < limit;) {
-        if (it->endpoint == endpoint) {
+        if (it->endpoint == endpoint && it->options.proxy == batch.front().options.proxy) {
             batch.push_back(std::move(*it));
             it = items_.erase(it);
             count_.store(items_.size(), std::memory_order_relaxed);

@@ -104,8 +104,6 @@ void CurlTransport::set_fixed_options() {
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_USERAGENT, options_.user_agent.c_str());
-    // "" disables proxies from the environment (http_proxy…): only the admin's counts.
-    curl_easy_setopt(h, CURLOPT_PROXY, options_.proxy.c_str());
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &CurlTransport::on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, this);
@@ -133,6 +131,8 @@ OutboundResponse CurlTransport::perform(const OutboundRequest& request) {
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout_ms));
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.timeout_ms));
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    // "" disables proxies from the environment (http_proxy…): only the admin's counts.
+    curl_easy_setopt(h, CURLOPT_PROXY, request.proxy.c_str());
     if (request.post) {
         curl_easy_setopt(h, CURLOPT_POST, 1L);
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, request.body.data());

@@ -128,14 +128,17 @@ void track(request_rec* orig) {
         }
         return;
     }
-    if (!is_tracked_response(last, conf)) {
+    // The identity filter saw the response before it left; its decision
+    // stands (httpd clears a 304's content type afterwards).
+    const RequestNote* note = request_note(last);
+    if (!note && !is_tracked_response(last, conf)) {
         set_outcome(orig, last, "skipped:not-page", nullptr);
         return;
     }
     const std::string header = cookie_header(orig);
     const CookieList cookies = parse_cookie_header(header);
     RequestNote who{};
-    if (const RequestNote* note = request_note(last)) {
+    if (note) {
         who = *note;
     } else {  // the filter did not run (a 304, say): no cookie could be set
         const Identity identity = identify(last, conf, cookies, split_ids(conf->track_ids));

@@ -208,6 +208,11 @@ const char* set_do_not_track(cmd_parms* cmd, void* c, const char* arg) {
 }
 
 const char* set_consent_cookie(cmd_parms* cmd, void* c, const char* name, const char* regex) {
+    if (!strcasecmp(name, "Off") && !regex) {  // an inner section needs no consent again
+        dir(c)->consent_cookie = "";
+        dir(c)->consent_value = nullptr;
+        return nullptr;
+    }
     if (!is_token(name)) return fail(cmd, apr_psprintf(cmd->pool, "'%s' is not a valid cookie name", name));
     dir(c)->consent_cookie = name;
     if (regex) {
@@ -325,7 +330,7 @@ const command_rec directives[] = {
     MT_TAKE1("MappTrackCookieMaxAge", set_cookie_max_age, OR_FILEINFO, "seconds the ever-ID cookie lives"),
     MT_FLAG("MappTrackAnonymizeIP", set_anonymize_ip, OR_FILEINFO, "On|Off: shorten visitor IPs"),
     MT_TAKE1("MappTrackDoNotTrack", set_do_not_track, OR_FILEINFO, "Off|Skip|Anonymous: honour DNT and GPC"),
-    MT_TAKE12("MappTrackConsentCookie", set_consent_cookie, OR_FILEINFO, "NAME [regex]: require consent"),
+    MT_TAKE12("MappTrackConsentCookie", set_consent_cookie, OR_FILEINFO, "NAME [regex] | Off: require a consent cookie"),
     MT_TAKE1("MappTrackTimeout", set_timeout, RSRC_CONF, "milliseconds per delivery attempt"),
     MT_TAKE1("MappTrackBatchSize", set_batch_size, RSRC_CONF, "hits per request (1: one GET per hit)"),
     MT_TAKE1("MappTrackBatchDelay", set_batch_delay, RSRC_CONF, "milliseconds a batch may wait to fill"),
@@ -406,14 +411,15 @@ const ServerConfig* server_config(const server_rec* s) {
     return static_cast<const ServerConfig*>(ap_get_module_config(s->module_config, &mapptrack_module));
 }
 
-int check_config(apr_pool_t*, apr_pool_t*, apr_pool_t*, server_rec* main_server) {
+int check_config(apr_pool_t*, apr_pool_t*, apr_pool_t* ptemp, server_rec* main_server) {
     int rv = OK;
     for (server_rec* s = main_server; s; s = s->next) {
         const DirConfig* c = dir_config(s->lookup_defaults);
         if (!c || !enabled(c) || (c->track_ids && c->domain)) continue;
+        const char* where = s->defn_name ? apr_psprintf(ptemp, " (%s:%d)", s->defn_name, s->defn_line_number)
+                                         : " (main server config)";
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
-                     "MT0010: MappTrack On for server %s (%s:%d) needs %s%s%s", s->server_hostname,
-                     s->defn_name ? s->defn_name : "?", s->defn_line_number,
+                     "MT0010: MappTrack On for server %s%s needs %s%s%s", s->server_hostname, where,
                      c->track_ids ? "" : "MappTrackId", !c->track_ids && !c->domain ? " and " : "",
                      c->domain ? "" : "MappTrackDomain");
         rv = HTTP_INTERNAL_SERVER_ERROR;

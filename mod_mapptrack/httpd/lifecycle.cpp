@@ -103,7 +103,6 @@ void child_init(apr_pool_t* pchild, server_rec* s) {
             options.retries = retries(conf);
             CurlTransportOptions transport;
             transport.user_agent = "mod_mapptrack/" MAPPTRACK_VERSION;
-            transport.proxy = conf->outbound_proxy ? conf->outbound_proxy : "";
             g_transport_pool.store(new TransportPool(transport, 64));
             TransportFactory factory = [transport](const std::atomic<bool>* abort) {
                 CurlTransportOptions with_abort = transport;

@@ -95,6 +95,7 @@ int fall_back(request_rec* r, const DirConfig* conf, const RelayRoute& route, co
         delivery.options.timeout_ms = timeout_ms(sconf);
         delivery.options.batch_size = batch_size(sconf);
         delivery.options.batch_delay_ms = batch_delay_ms(sconf);
+        if (sconf->outbound_proxy) delivery.options.proxy = sconf->outbound_proxy;
         delivery.queued_ms = now_ms();
         if (d && d->enqueue(std::move(delivery)) == DeliveryQueue::PushResult::Queued) outcome = "queued";
     }
@@ -146,7 +147,9 @@ int relay(request_rec* r) {
     request.post = r->method_number == M_POST;
     request.url = std::string(conf->domain) + "/" + route.ids + "/" + route.rest + (query.empty() ? "" : "?" + query);
     request.body = std::move(body);
-    request.timeout_ms = timeout_ms(server_config(r->server));
+    const ServerConfig* sconf = server_config(r->server);
+    request.timeout_ms = timeout_ms(sconf);
+    if (sconf->outbound_proxy) request.proxy = sconf->outbound_proxy;
     // The real client, replacing whatever the browser claimed.
     request.headers.push_back("X-WT-IP: " + ip);
     request.headers.push_back("X-WT-UA: " + agent);

@@ -96,7 +96,7 @@ Identity identify(const request_rec* r, const DirConfig* conf, const CookieList&
     const DoNotTrack dnt_rule = do_not_track(conf);
     if (dnt && dnt_rule == DoNotTrack::Skip) return Identity{Identity::Kind::OptedOut, {}};
     bool anonymous = dnt && dnt_rule == DoNotTrack::Anonymous;
-    if (conf->consent_cookie) {
+    if (conf->consent_cookie && *conf->consent_cookie) {
         const auto consent = find_cookie(cookies, conf->consent_cookie);
         const bool given = consent && (!conf->consent_value ||
                                        ap_regexec(conf->consent_value, std::string(*consent).c_str(),
@@ -165,6 +165,7 @@ Delivery make_delivery(const request_rec* last, const DirConfig* conf, const Hit
     delivery.options.timeout_ms = timeout_ms(sconf);
     delivery.options.batch_size = batch_size(sconf);
     delivery.options.batch_delay_ms = batch_delay_ms(sconf);
+    if (sconf->outbound_proxy) delivery.options.proxy = sconf->outbound_proxy;
     delivery.queued_ms = now_ms();
     return delivery;
 }

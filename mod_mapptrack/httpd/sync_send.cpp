@@ -24,6 +24,7 @@ bool send_now(request_rec* r, const DirConfig* conf, const Delivery& delivery) {
     OutboundRequest request;
     request.url = delivery.endpoint + "/" + delivery.line;
     request.timeout_ms = delivery.options.timeout_ms;
+    request.proxy = delivery.options.proxy;
     if (!delivery.cookies.empty()) request.headers.push_back("Cookie: " + delivery.cookies);
     const OutboundResponse response = pool->acquire()->perform(request);
     if (classify(response) != Verdict::Delivered) {

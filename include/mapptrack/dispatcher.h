@@ -13,6 +13,7 @@
 #include "mapptrack/log.h"
 #include "mapptrack/metrics.h"
 #include "mapptrack/queue.h"
+#include "mapptrack/spool.h"
 #include "mapptrack/transport.h"
 
 namespace mapptrack {
@@ -24,6 +25,8 @@ struct DispatcherOptions {
     std::chrono::milliseconds backoff_base{200};       // doubled per retry, with jitter
     std::chrono::milliseconds backoff_cap{10000};
     std::chrono::milliseconds drain_deadline{5000};    // at stop
+    Spool* spool = nullptr;  // not owned; nullptr: undeliverable hits are lost (counted)
+    std::chrono::milliseconds probe_cap{10000};        // longest pause between probes while failing
 };
 
 // Builds one transport per thread; `abort` is set when the drain deadline passes.
@@ -36,13 +39,15 @@ public:
     static Dispatcher* start(const DispatcherOptions& options, TransportFactory factory,
                              Logger log) noexcept;
 
-    // Never blocks on I/O; a full queue refuses the hit (counted).
+    // Never blocks on I/O while the queue has room; a full queue sends the
+    // hit to the spool (a short append), or refuses it (counted) without one.
     DeliveryQueue::PushResult enqueue(Delivery&& delivery) noexcept;
 
     // Stops taking hits, delivers what is queued until the deadline, then
-    // aborts transfers and joins. Deletes the dispatcher unless a thread did
-    // not end in time (then its memory is left to the exiting process).
-    static void stop(Dispatcher* dispatcher) noexcept;
+    // aborts transfers, spools what is left and joins. Deletes the dispatcher
+    // and returns true, unless a thread did not end in time (then its memory
+    // is left to the exiting process and false is returned).
+    static bool stop(Dispatcher* dispatcher) noexcept;
 
     // A hard stop leaves less time than a graceful one (httpd warns, then
     // kills, children that take longer than 3 s to exit).
@@ -60,6 +65,9 @@ private:
     void run(Worker& worker) noexcept;
     void deliver(Transport& transport, std::vector<Delivery>& batch);
     bool wait_backoff(unsigned attempt);
+    bool to_spool(const std::vector<Delivery>& batch) noexcept;
+    void start_failing() noexcept;
+    void replay(Transport& transport);
     friend struct DispatcherAccess;
 
     DispatcherOptions options_;
@@ -74,6 +82,10 @@ private:
     RateLimit failure_log_{60000};
     RateLimit full_log_{60000};
     std::atomic<bool> failing_{false};
+    std::atomic<std::int64_t> next_probe_ms_{0};
+    std::atomic<std::int64_t> probe_delay_ms_{0};
+    std::atomic<bool> replaying_{false};
+    std::atomic<std::int64_t> next_scan_ms_{0};
     struct Threads;
     std::unique_ptr<Threads> threads_;
 };

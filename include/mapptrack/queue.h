@@ -28,6 +28,10 @@ public:
     // closed, never waits for a batch to fill.
     std::vector<Delivery> pop_batch(std::chrono::milliseconds idle_wait);
 
+    // Everything queued, without waiting for the lock longer than `patience`
+    // (at process exit the lock may belong to a thread a signal interrupted).
+    std::vector<Delivery> take_all(std::chrono::milliseconds patience);
+
     // Wakes all waiters; later pushes are refused, pops drain what is left.
     // Never blocks: if the lock is held (by a thread a signal interrupted),
     // waiters still see the flag within their bounded waits.

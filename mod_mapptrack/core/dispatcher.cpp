@@ -114,9 +114,16 @@ Dispatcher* Dispatcher::start(const DispatcherOptions& options, TransportFactory
 }
 
 DeliveryQueue::PushResult Dispatcher::enqueue(Delivery&& delivery) noexcept {
+    // push() leaves `delivery` intact when it refuses it.
     const auto result = queue_.push(std::move(delivery));
     if (result == DeliveryQueue::PushResult::Queued) {
         Metrics::add(metrics_.queued, 1);
+    } else if (result == DeliveryQueue::PushResult::Full && options_.spool) {
+        try {
+            if (options_.spool->append({delivery}) == 1) return DeliveryQueue::PushResult::Queued;
+        } catch (...) {
+        }
+        Metrics::add(metrics_.dropped_queue_full, 1);
     } else if (result == DeliveryQueue::PushResult::Full) {
         Metrics::add(metrics_.dropped_queue_full, 1);
         if (full_log_.allow(now_ms())) {
@@ -137,9 +144,17 @@ void Dispatcher::run(Worker&) noexcept {
             std::vector<Delivery> batch = queue_.pop_batch(std::chrono::milliseconds(100));
             if (batch.empty()) {
                 if (stopping_.load() && queue_.size() == 0) break;
+                replay(*transport);
+                continue;
+            }
+            // While the track server fails, hits wait in the spool; one batch
+            // now and then probes whether it is back.
+            if (failing_.load() && options_.spool && now_ms() < next_probe_ms_.load() && !stopping_.load()) {
+                if (!to_spool(batch)) Metrics::add(metrics_.failed, batch.size());
                 continue;
             }
             deliver(*transport, batch);
+            if (queue_.size() < queue_.capacity() / 2) replay(*transport);
         }
     } catch (...) {
         log_(LogLevel::Error, "MT0004: a delivery thread failed unexpectedly and stopped");
@@ -170,7 +185,7 @@ void Dispatcher::deliver(Transport& transport, std::vector<Delivery>& batch) {
     const std::uint64_t n = batch.size();
     for (unsigned attempt = 0;; ++attempt) {
         if (abort_.load()) {
-            Metrics::add(metrics_.lost_at_stop, n);
+            if (!to_spool(batch)) Metrics::add(metrics_.lost_at_stop, n);
             return;
         }
         const OutboundResponse response = transport.perform(request);
@@ -178,6 +193,7 @@ void Dispatcher::deliver(Transport& transport, std::vector<Delivery>& batch) {
         switch (classify(response)) {
             case Verdict::Delivered:
                 Metrics::add(metrics_.delivered, n);
+                probe_delay_ms_.store(0);
                 if (failing_.exchange(false)) {
                     log_(LogLevel::Notice, "MT0102: delivery to " + batch.front().endpoint +
                                                " works again");
@@ -195,20 +211,22 @@ void Dispatcher::deliver(Transport& transport, std::vector<Delivery>& batch) {
             case Verdict::Retry:
                 break;
         }
-        if (attempt >= options_.retries || !wait_backoff(attempt)) {
-            if (abort_.load() || stopping_.load()) {
-                Metrics::add(metrics_.lost_at_stop, n);
-            } else {
-                Metrics::add(metrics_.failed, n);
+        // A probe while failing gets one attempt: the rest waits in the spool.
+        const unsigned retries = failing_.load() && options_.spool ? 0 : options_.retries;
+        if (attempt >= retries || !wait_backoff(attempt)) {
+            const bool spooled = to_spool(batch);
+            if (!spooled) {
+                Metrics::add(abort_.load() || stopping_.load() ? metrics_.lost_at_stop : metrics_.failed, n);
             }
-            failing_.store(true);
+            start_failing();
             if (failure_log_.allow(now_ms())) {
                 log_(LogLevel::Error,
                      "MT0101: delivery to " + batch.front().endpoint + " failed after " +
                          std::to_string(attempt + 1) + " attempt(s): " + describe(response) + "; " +
-                         std::to_string(n) + " hit(s) lost, " +
-                         std::to_string(metrics_.failed.load() + metrics_.lost_at_stop.load()) +
-                         " in all in this process");
+                         std::to_string(n) + (spooled ? " hit(s) spooled to " + options_.spool->dir()
+                                                      : std::string(" hit(s) lost")) +
+                         "; " + std::to_string(metrics_.failed.load() + metrics_.lost_at_stop.load()) +
+                         " lost in all in this process");
             }
             return;
         }
@@ -216,8 +234,67 @@ void Dispatcher::deliver(Transport& transport, std::vector<Delivery>& batch) {
     }
 }
 
-void Dispatcher::stop(Dispatcher* d) noexcept {
-    if (!d) return;
+bool Dispatcher::to_spool(const std::vector<Delivery>& batch) noexcept {
+    return options_.spool && options_.spool->append(batch) == batch.size();
+}
+
+// Probes back off from 1 s to probe_cap while the track server keeps failing.
+void Dispatcher::start_failing() noexcept {
+    failing_.store(true);
+    const std::int64_t delay = std::min<std::int64_t>(
+        options_.probe_cap.count(), std::max<std::int64_t>(1000, probe_delay_ms_.load() * 2));
+    probe_delay_ms_.store(delay);
+    next_probe_ms_.store(now_ms() + delay);
+}
+
+// Sends spooled hits, oldest segment first, one thread at a time (in order),
+// only while deliveries work.
+void Dispatcher::replay(Transport& transport) {
+    Spool* spool = options_.spool;
+    if (!spool || failing_.load() || stopping_.load()) return;
+    const std::int64_t now = now_ms();
+    if (!spool->maybe_pending()) {
+        // Segments of children that exited (graceful restart) appear later.
+        if (now < next_scan_ms_.load()) return;
+        spool->mark_pending();
+    }
+    if (replaying_.exchange(true)) return;
+    next_scan_ms_.store(now + 5000);
+    if (auto taken = spool->take()) {
+        std::vector<Delivery>& records = taken->records;
+        std::vector<Delivery> not_delivered;
+        std::size_t i = 0;
+        while (i < records.size()) {
+            if (stopping_.load()) break;
+            // A run of records for one endpoint, up to its batch size.
+            std::vector<Delivery> batch;
+            const std::size_t limit = std::max(1u, records[i].options.batch_size);
+            while (i < records.size() && batch.size() < limit &&
+                   (batch.empty() || (records[i].endpoint == batch.front().endpoint &&
+                                      records[i].options.proxy == batch.front().options.proxy))) {
+                batch.push_back(std::move(records[i++]));
+            }
+            const OutboundResponse response = transport.perform(build_request(batch));
+            Metrics::add(metrics_.requests, 1);
+            const Verdict verdict = classify(response);
+            if (verdict == Verdict::Delivered) {
+                Metrics::add(metrics_.delivered, batch.size());
+            } else if (verdict == Verdict::Rejected) {
+                Metrics::add(metrics_.rejected, batch.size());
+            } else {
+                for (Delivery& d : batch) not_delivered.push_back(std::move(d));
+                start_failing();
+                break;
+            }
+        }
+        for (; i < records.size(); ++i) not_delivered.push_back(std::move(records[i]));
+        spool->done(std::move(*taken), not_delivered);
+    }
+    replaying_.store(false);
+}
+
+bool Dispatcher::stop(Dispatcher* d) noexcept {
+    if (!d) return true;
     d->stopping_.store(true);
     d->queue_.close();
     const auto wait_for_threads = [d](std::int64_t ms) {
@@ -230,26 +307,36 @@ void Dispatcher::stop(Dispatcher* d) noexcept {
         d->abort_.store(true);  // in-flight transfers end at their next progress callback
         wait_for_threads(500);
     }
-    const std::size_t left = d->queue_.size();
-    if (left > 0) {
-        Metrics::add(d->metrics_.lost_at_stop, left);
-        d->log_(LogLevel::Warn, "MT0202: process stopping: " + std::to_string(left) +
-                                    " queued hit(s) could not be delivered within " +
-                                    std::to_string(deadline_ms) +
-                                    " ms and are lost");
+    std::vector<Delivery> left;
+    try {
+        left = d->queue_.take_all(std::chrono::milliseconds(100));
+    } catch (...) {
     }
+    const std::size_t unknown = d->queue_.size();  // could not be taken (lock held)
+    if (!left.empty() || unknown > 0) {
+        const bool spooled = !left.empty() && d->to_spool(left);
+        const std::size_t lost = (spooled ? 0 : left.size()) + unknown;
+        Metrics::add(d->metrics_.lost_at_stop, lost);
+        d->log_(lost ? LogLevel::Warn : LogLevel::Info,
+                "MT0202: process stopping: " + std::to_string(left.size() + unknown) +
+                    " queued hit(s) not delivered within " + std::to_string(deadline_ms) + " ms; " +
+                    (spooled ? std::to_string(left.size()) + " spooled for the next start" : std::string()) +
+                    (lost ? std::string(spooled ? ", " : "") + std::to_string(lost) + " lost" : std::string()));
+    }
+    if (d->options_.spool) d->options_.spool->seal();
     if (d->running_.load() > 0) {
         // Joining could hang past httpd's kill deadline; the process is
         // exiting, so the threads' memory is left to it.
         d->log_(LogLevel::Warn, "MT0203: " + std::to_string(d->running_.load()) +
                                     " delivery thread(s) did not stop in time");
-        return;
+        return false;
     }
     for (auto& worker : d->threads_->workers) {
         apr_status_t rv;
         apr_thread_join(&rv, worker->thread);
     }
     delete d;
+    return true;
 }
 
 }  // namespace mapptrack

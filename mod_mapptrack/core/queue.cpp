@@ -2,6 +2,7 @@
 #include "mapptrack/queue.h"
 
 #include <algorithm>
+#include <thread>
 
 #include "mapptrack/log.h"
 
@@ -77,6 +78,21 @@ std::vector<Delivery> DeliveryQueue::pop_batch(std::chrono::milliseconds idle_wa
     // Others may be waiting for what this batch did not take.
     if (!items_.empty()) not_empty_.notify_one();
     return batch;
+}
+
+std::vector<Delivery> DeliveryQueue::take_all(std::chrono::milliseconds patience) {
+    std::vector<Delivery> all;
+    std::unique_lock<std::mutex> lock(mutex_, std::defer_lock);
+    const auto until = std::chrono::steady_clock::now() + patience;
+    while (!lock.try_lock()) {
+        if (std::chrono::steady_clock::now() >= until) return all;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    all.reserve(items_.size());
+    for (Delivery& d : items_) all.push_back(std::move(d));
+    items_.clear();
+    count_.store(0, std::memory_order_relaxed);
+    return all;
 }
 
 void DeliveryQueue::close() noexcept {

@@ -281,6 +281,37 @@ const char* set_retries(cmd_parms* cmd, void*, const char* arg) {
     return nullptr;
 }
 
+const char* set_spool_dir(cmd_parms* cmd, void*, const char* arg) {
+    if (const char* err = global_only(cmd)) return err;
+    if (!*arg) return fail(cmd, "needs a directory");
+    server(cmd)->spool_dir = ap_server_root_relative(cmd->pool, arg);
+    return nullptr;
+}
+
+// Bytes with an optional K, M or G suffix; 0 turns the spool off.
+const char* set_spool_max_size(cmd_parms* cmd, void*, const char* arg) {
+    if (const char* err = global_only(cmd)) return err;
+    errno = 0;
+    char* end = nullptr;
+    long long v = std::strtoll(arg, &end, 10);
+    long long unit = 1;
+    if (end && *end) {
+        switch (*end) {
+            case 'k': case 'K': unit = 1LL << 10; break;
+            case 'm': case 'M': unit = 1LL << 20; break;
+            case 'g': case 'G': unit = 1LL << 30; break;
+            default: unit = 0;
+        }
+        if (end[1]) unit = 0;
+    }
+    if (errno || end == arg || !unit || v < 0 || v > (1LL << 50) / unit) {
+        return fail(cmd, apr_psprintf(cmd->pool, "'%s' is not a size: bytes with an optional K, M or G "
+                                                 "suffix (0 turns the spool off)", arg));
+    }
+    server(cmd)->spool_max_bytes = v * unit;
+    return nullptr;
+}
+
 const char* add_allow_domain(cmd_parms* cmd, void*, const char* arg) {
     if (const char* err = global_only(cmd)) return err;
     if (!is_valid_host_pattern(arg)) {
@@ -339,6 +370,8 @@ const command_rec directives[] = {
     MT_TAKE1("MappTrackQueueSize", set_queue_size, RSRC_CONF, "hits held in memory per child process"),
     MT_TAKE1("MappTrackRetries", set_retries, RSRC_CONF, "attempts after the first before a hit is given up"),
     MT_ITERATE("MappTrackAllowDomain", add_allow_domain, RSRC_CONF, "host patterns .htaccess may track to"),
+    MT_TAKE1("MappTrackSpoolDir", set_spool_dir, RSRC_CONF, "directory for hits that wait for delivery"),
+    MT_TAKE1("MappTrackSpoolMaxSize", set_spool_max_size, RSRC_CONF, "bytes the spool may hold (K/M/G; 0: off)"),
     {nullptr, {nullptr}, nullptr, 0, RAW_ARGS, nullptr},
 };
 
@@ -401,6 +434,11 @@ void* merge_server_config(apr_pool_t* p, void* base_v, void* add_v) {
     return c;
 }
 
+const char* spool_dir(apr_pool_t* p, const ServerConfig* c) {
+    if (spool_max_bytes(c) == 0) return nullptr;
+    return c->spool_dir ? c->spool_dir : ap_runtime_dir_relative(p, "mapptrack");
+}
+
 const DirConfig* dir_config(const ap_conf_vector_t* per_dir) {
     return static_cast<const DirConfig*>(ap_get_module_config(per_dir, &mapptrack_module));
 }
@@ -413,6 +451,18 @@ const ServerConfig* server_config(const server_rec* s) {
 
 int check_config(apr_pool_t*, apr_pool_t*, apr_pool_t* ptemp, server_rec* main_server) {
     int rv = OK;
+    if (const char* dir = spool_dir(ptemp, server_config(main_server))) {
+        apr_finfo_t info;
+        char* parent = ap_make_dirstr_parent(ptemp, dir);
+        const bool exists = apr_stat(&info, dir, APR_FINFO_TYPE, ptemp) == APR_SUCCESS;
+        if (exists ? info.filetype != APR_DIR
+                   : apr_stat(&info, parent, APR_FINFO_TYPE, ptemp) != APR_SUCCESS || info.filetype != APR_DIR) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, main_server,
+                         "MT0016: MappTrackSpoolDir %s cannot be used: %s", dir,
+                         exists ? "it is not a directory" : "its parent directory does not exist");
+            rv = HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
     for (server_rec* s = main_server; s; s = s->next) {
         const DirConfig* c = dir_config(s->lookup_defaults);
         if (!c || !enabled(c) || (c->track_ids && c->domain)) continue;

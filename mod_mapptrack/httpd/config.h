@@ -52,7 +52,9 @@ struct DirConfig {
     X(const char*, outbound_proxy, nullptr)         \
     X(int, threads, kUnset)                         \
     X(long, queue_size, kUnset)                     \
-    X(int, retries, kUnset)
+    X(int, retries, kUnset)                         \
+    X(const char*, spool_dir, nullptr)              \
+    X(long long, spool_max_bytes, kUnset)
 
 struct ServerConfig {
 #define MAPPTRACK_DECLARE(type, name, unset) type name;
@@ -89,6 +91,11 @@ inline unsigned batch_delay_ms(const ServerConfig* c) { return c->batch_delay_ms
 inline unsigned threads(const ServerConfig* c) { return c->threads == kUnset ? 2 : unsigned(c->threads); }
 inline unsigned long queue_size(const ServerConfig* c) { return c->queue_size == kUnset ? 10000 : unsigned(c->queue_size); }
 inline unsigned retries(const ServerConfig* c) { return c->retries == kUnset ? 5 : unsigned(c->retries); }
+inline unsigned long long spool_max_bytes(const ServerConfig* c) {
+    return c->spool_max_bytes == kUnset ? 256ull << 20 : static_cast<unsigned long long>(c->spool_max_bytes);
+}
+// MappTrackSpoolDir, default <DefaultRuntimeDir>/mapptrack; nullptr when the spool is off.
+const char* spool_dir(apr_pool_t* p, const ServerConfig* c);
 
 // Startup check (also run by `apachectl configtest`): tracking switched on
 // for a server without a track ID or domain is a configuration error.

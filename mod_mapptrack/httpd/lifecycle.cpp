@@ -15,6 +15,9 @@
 #include <http_core.h>
 #include <http_log.h>
 #include <ap_mpm.h>
+#include <unixd.h>
+#include <apr_file_info.h>
+#include <unistd.h>
 #include <mpm_common.h>
 
 APLOG_USE_MODULE(mapptrack);
@@ -25,6 +28,7 @@ namespace {
 // A plain pointer: no global object with a destructor may exist (exit order).
 std::atomic<Dispatcher*> g_dispatcher{nullptr};
 std::atomic<TransportPool*> g_transport_pool{nullptr};
+Spool* g_spool = nullptr;
 server_rec* g_main_server = nullptr;
 
 void log_to_httpd(void*, LogLevel level, const std::string& message) noexcept {
@@ -44,7 +48,7 @@ apr_status_t cleanup_curl(void*) {
     return APR_SUCCESS;
 }
 
-int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* s) {
+int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t* ptemp, server_rec* s) {
     return guarded(
         [&] {
             // The first pass only checks the configuration: nothing to set up.
@@ -58,6 +62,20 @@ int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* s) {
                 return HTTP_INTERNAL_SERVER_ERROR;
             }
             apr_pool_cleanup_register(pconf, nullptr, cleanup_curl, apr_pool_cleanup_null);
+            if (const char* dir = spool_dir(ptemp, server_config(s))) {
+                // Made here, as root, for the children that run as User.
+                apr_status_t rv = apr_dir_make_recursive(dir, APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE, ptemp);
+                if (rv == APR_SUCCESS && geteuid() == 0 &&
+                    chown(dir, ap_unixd_config.user_id, ap_unixd_config.group_id) != 0) {
+                    rv = APR_FROM_OS_ERROR(errno);
+                }
+                if (rv != APR_SUCCESS) {
+                    ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                                 "MT0016: MappTrackSpoolDir %s cannot be created or given to user %s", dir,
+                                 ap_unixd_config.user_name);
+                    return HTTP_INTERNAL_SERVER_ERROR;
+                }
+            }
             const curl_version_info_data* info = curl_version_info(CURLVERSION_NOW);
             if (!(info->features & CURL_VERSION_ASYNCHDNS)) {
                 ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
@@ -76,8 +94,12 @@ int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* s) {
 apr_status_t stop_dispatcher(void*) {
     guarded(
         [] {
-            Dispatcher::stop(g_dispatcher.exchange(nullptr));
+            const bool stopped = Dispatcher::stop(g_dispatcher.exchange(nullptr));
             delete g_transport_pool.exchange(nullptr);
+            // Closing the spool's files releases their locks: another process
+            // may then adopt them. Left open if a thread may still write.
+            if (stopped) delete g_spool;
+            g_spool = nullptr;
             return 0;
         },
         [](const char*) { return 0; });
@@ -101,6 +123,20 @@ void child_init(apr_pool_t* pchild, server_rec* s) {
             options.threads = threads(conf);
             options.queue_capacity = queue_size(conf);
             options.retries = retries(conf);
+            if (const char* dir = spool_dir(pchild, conf)) {
+                SpoolOptions spool;
+                spool.dir = dir;
+                spool.max_bytes = spool_max_bytes(conf);
+                std::string error;
+                g_spool = Spool::open(spool, Logger{&log_to_httpd, nullptr}, &error);
+                if (!g_spool) {
+                    ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                                 "MT0017: the spool cannot be used (%s); hits that cannot be delivered "
+                                 "will be lost",
+                                 error.c_str());
+                }
+            }
+            options.spool = g_spool;
             CurlTransportOptions transport;
             transport.user_agent = "mod_mapptrack/" MAPPTRACK_VERSION;
             g_transport_pool.store(new TransportPool(transport, 64));

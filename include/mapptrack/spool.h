@@ -1,0 +1,104 @@
+// The disk spool: where hits wait while the track server fails, when the
+// queue is full, and across restarts. Append-only segment files per process,
+// records framed with length and CRC so a torn or corrupted record is
+// detected and skipped, never misread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mapptrack/delivery.h"
+#include "mapptrack/log.h"
+
+namespace mapptrack {
+
+// One record: "MTS1" | payload length (u32 LE) | CRC-32 of payload (u32 LE) | payload.
+std::string encode_spool_record(const Delivery& delivery);
+
+// Decodes the records of a segment. Corrupt or torn stretches are skipped to
+// the next valid record; `skipped_bytes` says how much was skipped.
+std::vector<Delivery> decode_spool_records(std::string_view data, std::size_t* skipped_bytes);
+
+struct SpoolOptions {
+    std::string dir;
+    std::uint64_t max_bytes = 256ull << 20;   // all segments together
+    std::uint64_t segment_bytes = 0;          // 0: max_bytes / 16, at least 64 KiB
+};
+
+struct SpoolCounters {
+    std::atomic<std::uint64_t> spooled{0};        // records written
+    std::atomic<std::uint64_t> replayed{0};       // records read back for delivery
+    std::atomic<std::uint64_t> dropped_full{0};   // records removed because the spool was full
+    std::atomic<std::uint64_t> corrupt_bytes{0};  // bytes skipped while reading
+};
+
+class Spool {
+public:
+    // Opens (creating if needed) the directory. nullopt-like nullptr with
+    // `*error` set when it cannot be used.
+    static Spool* open(const SpoolOptions& options, Logger log, std::string* error) noexcept;
+    ~Spool();
+    Spool(const Spool&) = delete;
+    Spool& operator=(const Spool&) = delete;
+
+    // Appends records (thread-safe). When the spool would exceed its size,
+    // the oldest segments of this process are dropped and counted. Returns
+    // how many were written.
+    std::size_t append(const std::vector<Delivery>& deliveries) noexcept;
+
+    // Takes the oldest waiting segment — this process's finished segments
+    // first, then any left by a process that is gone (its lock is free) —
+    // and returns its records. The segment stays on disk, locked by this
+    // process, until done() says whether delivery worked.
+    struct Taken {
+        std::string path;
+        std::vector<Delivery> records;
+        int fd = -1;
+    };
+    std::optional<Taken> take() noexcept;
+
+    // Delivered: the segment is deleted. Not delivered: the records not sent
+    // are appended again (in order) and the segment deleted.
+    void done(Taken&& taken, const std::vector<Delivery>& not_delivered) noexcept;
+
+    // True when something may be waiting (cheap; may be stale).
+    bool maybe_pending() const noexcept { return pending_.load(std::memory_order_relaxed); }
+    void mark_pending() noexcept { pending_.store(true, std::memory_order_relaxed); }
+
+    // Closes the current segment so that it can be replayed.
+    void seal() noexcept;
+
+    const SpoolCounters& counters() const { return counters_; }
+    const std::string& dir() const { return options_.dir; }
+
+private:
+    struct Segment {
+        std::string path;
+        int fd;
+        std::uint64_t bytes;
+        std::uint64_t records;
+    };
+    Spool(const SpoolOptions& options, Logger log);
+    bool open_segment_locked();
+    void make_room_locked(std::uint64_t incoming);
+    std::uint64_t total_bytes_locked() const;
+
+    SpoolOptions options_;
+    Logger log_;
+    std::mutex mutex_;
+    std::vector<Segment> sealed_;      // this process's finished segments, oldest first
+    std::optional<Segment> current_;   // being appended to
+    std::uint64_t foreign_bytes_ = 0;  // segments of other processes, as last seen
+    unsigned sequence_ = 0;
+    std::atomic<bool> pending_{true};  // look for left-over segments at start
+    SpoolCounters counters_;
+    RateLimit full_log_{60000};
+    RateLimit corrupt_log_{60000};
+};
+
+}  // namespace mapptrack

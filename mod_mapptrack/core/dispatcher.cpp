@@ -251,8 +251,9 @@ void Dispatcher::start_failing() noexcept {
 // only while deliveries work.
 void Dispatcher::replay(Transport& transport) {
     Spool* spool = options_.spool;
-    if (!spool || failing_.load() || stopping_.load()) return;
     const std::int64_t now = now_ms();
+    // While failing, a replay is the probe, when one is due.
+    if (!spool || stopping_.load() || (failing_.load() && now < next_probe_ms_.load())) return;
     if (!spool->maybe_pending()) {
         // Segments of children that exited (graceful restart) appear later.
         if (now < next_scan_ms_.load()) return;
@@ -279,6 +280,11 @@ void Dispatcher::replay(Transport& transport) {
             const Verdict verdict = classify(response);
             if (verdict == Verdict::Delivered) {
                 Metrics::add(metrics_.delivered, batch.size());
+                probe_delay_ms_.store(0);
+                if (failing_.exchange(false)) {
+                    log_(LogLevel::Notice, "MT0102: delivery to " + batch.front().endpoint +
+                                               " works again; replaying the spool");
+                }
             } else if (verdict == Verdict::Rejected) {
                 Metrics::add(metrics_.rejected, batch.size());
             } else {

@@ -204,7 +204,7 @@ Spool::~Spool() {
 bool Spool::open_segment_locked() {
     const std::string path =
         options_.dir + "/" + own_prefix() + std::to_string(++sequence_) + ".mts";
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
     if (fd < 0) return false;
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         close(fd);

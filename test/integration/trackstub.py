@@ -91,6 +91,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 pass
             return
         payload = GIF if status < 300 else b""
+        req.outcome = status
         self.send_response(status)
         if payload:
             self.send_header("Content-Type", "image/gif")
@@ -99,7 +100,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if payload and self.command != "HEAD":
             self.wfile.write(payload)
-        req.outcome = status
 
     do_GET = do_POST = do_HEAD = do_PUT = do_OPTIONS = _serve
 

@@ -84,7 +84,7 @@ int fall_back(request_rec* r, const DirConfig* conf, const RelayRoute& route, co
     } else if (route.rest.rfind("wt", 0) == 0 && !query.empty()) {
         lines.push_back(add_client_to_line("wt?" + query, agent, ip));
     }
-    const ServerConfig* sconf = server_config(r->server);
+    const DeliveryOptions options = delivery_options(r->server);
     Dispatcher* d = dispatcher();
     const char* outcome = "skipped:track-server-failed";
     for (std::string& line : lines) {
@@ -92,10 +92,7 @@ int fall_back(request_rec* r, const DirConfig* conf, const RelayRoute& route, co
         delivery.endpoint = std::string(conf->domain) + "/" + route.ids;
         delivery.line = std::move(line);
         delivery.cookies = mapp_cookie_header(cookies);
-        delivery.options.timeout_ms = timeout_ms(sconf);
-        delivery.options.batch_size = batch_size(sconf);
-        delivery.options.batch_delay_ms = batch_delay_ms(sconf);
-        if (sconf->outbound_proxy) delivery.options.proxy = sconf->outbound_proxy;
+        delivery.options = options;
         delivery.queued_ms = now_ms();
         if (d && d->enqueue(std::move(delivery)) == DeliveryQueue::PushResult::Queued) outcome = "queued";
     }
@@ -147,9 +144,9 @@ int relay(request_rec* r) {
     request.post = r->method_number == M_POST;
     request.url = std::string(conf->domain) + "/" + route.ids + "/" + route.rest + (query.empty() ? "" : "?" + query);
     request.body = std::move(body);
-    const ServerConfig* sconf = server_config(r->server);
-    request.timeout_ms = timeout_ms(sconf);
-    if (sconf->outbound_proxy) request.proxy = sconf->outbound_proxy;
+    const DeliveryOptions options = delivery_options(r->server);
+    request.timeout_ms = options.timeout_ms;
+    request.proxy = options.proxy;
     // The real client, replacing whatever the browser claimed.
     request.headers.push_back("X-WT-IP: " + ip);
     request.headers.push_back("X-WT-UA: " + agent);

@@ -155,17 +155,23 @@ Hit build_hit(request_rec* orig, request_rec* last, const DirConfig* conf, const
     return hit;
 }
 
+DeliveryOptions delivery_options(const server_rec* s) {
+    const ServerConfig* sconf = server_config(s);
+    DeliveryOptions options;
+    options.timeout_ms = timeout_ms(sconf);
+    options.batch_size = batch_size(sconf);
+    options.batch_delay_ms = batch_delay_ms(sconf);
+    if (sconf->outbound_proxy) options.proxy = sconf->outbound_proxy;
+    return options;
+}
+
 Delivery make_delivery(const request_rec* last, const DirConfig* conf, const Hit& hit,
                        const CookieList& cookies) {
-    const ServerConfig* sconf = server_config(last->server);
     Delivery delivery;
     delivery.endpoint = std::string(conf->domain) + "/" + conf->track_ids;
     delivery.line = encode_hit_line(hit);
     if (!hit.anonymous) delivery.cookies = mapp_cookie_header(cookies);
-    delivery.options.timeout_ms = timeout_ms(sconf);
-    delivery.options.batch_size = batch_size(sconf);
-    delivery.options.batch_delay_ms = batch_delay_ms(sconf);
-    if (sconf->outbound_proxy) delivery.options.proxy = sconf->outbound_proxy;
+    delivery.options = delivery_options(last->server);
     delivery.queued_ms = now_ms();
     return delivery;
 }

@@ -49,6 +49,9 @@ inline request_rec* last_request(request_rec* r) {
 // headers as the visitor sent them; configuration of what was served).
 Hit build_hit(request_rec* orig, request_rec* last, const DirConfig* conf, const RequestNote& who);
 
+// Timeout, batching and proxy for deliveries of this server (MappTrack… S V).
+DeliveryOptions delivery_options(const server_rec* s);
+
 // The queue item for a hit: `{domain}/{ids}`, the encoded line, Mapp cookies.
 Delivery make_delivery(const request_rec* last, const DirConfig* conf, const Hit& hit,
                        const CookieList& cookies);

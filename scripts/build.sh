@@ -12,6 +12,7 @@ cd "$dir"
 # Reconfigure when the options change.
 if [[ ! -f Makefile || "$(cat .configure-options 2>/dev/null)" != "$*" ]]; then
   "$top/configure" "$@" >configure.out || { cat configure.out; exit 1; }
+  [[ -f .configure-options ]] && make clean >/dev/null 2>&1  # new flags: rebuild everything
   echo "$*" > .configure-options
 fi
 make -j"$(nproc)" >make.out 2>&1 || { cat make.out; exit 1; }

@@ -65,7 +65,7 @@ private:
     void run(Worker& worker) noexcept;
     void deliver(Transport& transport, std::vector<Delivery>& batch);
     bool wait_backoff(unsigned attempt);
-    bool to_spool(const std::vector<Delivery>& batch) noexcept;
+    bool to_spool(const std::vector<Delivery>& batch, int wait_ms = -1) noexcept;
     void start_failing() noexcept;
     void replay(Transport& transport);
     friend struct DispatcherAccess;

@@ -48,8 +48,10 @@ public:
 
     // Appends records (thread-safe). When the spool would exceed its size,
     // the oldest segments of this process are dropped and counted. Returns
-    // how many were written.
-    std::size_t append(const std::vector<Delivery>& deliveries) noexcept;
+    // how many were written. `wait_ms` < 0 waits for the lock as long as it
+    // takes; otherwise gives up after that long (at process exit the lock may
+    // belong to a thread a signal interrupted).
+    std::size_t append(const std::vector<Delivery>& deliveries, int wait_ms = -1) noexcept;
 
     // Takes the oldest waiting segment — this process's finished segments
     // first, then any left by a process that is gone (its lock is free) —

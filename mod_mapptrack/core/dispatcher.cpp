@@ -234,8 +234,8 @@ void Dispatcher::deliver(Transport& transport, std::vector<Delivery>& batch) {
     }
 }
 
-bool Dispatcher::to_spool(const std::vector<Delivery>& batch) noexcept {
-    return options_.spool && options_.spool->append(batch) == batch.size();
+bool Dispatcher::to_spool(const std::vector<Delivery>& batch, int wait_ms) noexcept {
+    return options_.spool && options_.spool->append(batch, wait_ms) == batch.size();
 }
 
 // Probes back off from 1 s to probe_cap while the track server keeps failing.
@@ -320,7 +320,7 @@ bool Dispatcher::stop(Dispatcher* d) noexcept {
     }
     const std::size_t unknown = d->queue_.size();  // could not be taken (lock held)
     if (!left.empty() || unknown > 0) {
-        const bool spooled = !left.empty() && d->to_spool(left);
+        const bool spooled = !left.empty() && d->to_spool(left, 200);
         const std::size_t lost = (spooled ? 0 : left.size()) + unknown;
         Metrics::add(d->metrics_.lost_at_stop, lost);
         d->log_(lost ? LogLevel::Warn : LogLevel::Info,

@@ -75,7 +75,7 @@ RelayRoute route_relay_request(std::string_view path, std::string_view query,
         const auto u = static_cast<unsigned char>(c);
         if (u < 0x20 || u == 0x7F || u >= 0x80) return refuse(400, "control or non-ASCII characters in the path");
         if (c == '%') return refuse(400, "encoded characters in the path are not relayed");
-        if (c == '@' || c == '\\') return refuse(400, "'@' and '\\' are not allowed in the path");
+        if (c == '@' || c == '\\' || c == '#') return refuse(400, "'@', '\\' and '#' are not allowed in the path");
     }
     for (char c : query) {
         const auto u = static_cast<unsigned char>(c);

@@ -202,16 +202,27 @@ Spool::~Spool() {
 }
 
 bool Spool::open_segment_locked() {
-    const std::string path =
-        options_.dir + "/" + own_prefix() + std::to_string(++sequence_) + ".mts";
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
-    if (fd < 0) return false;
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    // A new file is visible before it is locked: another process looking for
+    // orphaned segments may lock it first, find it empty and delete it. Then
+    // it is not ours to write to (the lock fails, or the file is gone once we
+    // hold it): take another name.
+    for (int attempt = 0; attempt < 4; ++attempt) {
+        const std::string path =
+            options_.dir + "/" + own_prefix() + std::to_string(++sequence_) + ".mts";
+        const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            if (errno == EEXIST) continue;
+            return false;
+        }
+        struct stat st;
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0 && st.st_nlink > 0) {
+            current_ = Segment{path, fd, 0, 0};
+            return true;
+        }
         close(fd);
-        return false;
     }
-    current_ = Segment{path, fd, 0, 0};
-    return true;
+    errno = EBUSY;
+    return false;
 }
 
 std::uint64_t Spool::total_bytes_locked() const {
@@ -236,12 +247,21 @@ void Spool::make_room_locked(std::uint64_t incoming) {
     }
 }
 
-std::size_t Spool::append(const std::vector<Delivery>& deliveries) noexcept {
+std::size_t Spool::append(const std::vector<Delivery>& deliveries, int wait_ms) noexcept {
     if (deliveries.empty()) return 0;
     try {
         std::string data;
         for (const Delivery& d : deliveries) data += encode_spool_record(d);
-        std::lock_guard<std::mutex> lock(mutex_);
+        std::unique_lock<std::mutex> lock(mutex_, std::defer_lock);
+        if (wait_ms < 0) {
+            lock.lock();
+        } else {
+            const std::int64_t until = now_ms() + wait_ms;
+            while (!lock.try_lock()) {
+                if (now_ms() >= until) return 0;
+                usleep(1000);
+            }
+        }
         make_room_locked(data.size());
         if (total_bytes_locked() + data.size() > options_.max_bytes) {
             counters_.dropped_full.fetch_add(deliveries.size(), std::memory_order_relaxed);

@@ -115,11 +115,18 @@ int relay(request_rec* r) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (r->method_number != M_GET && r->method_number != M_POST) {
-        r->allowed = (AP_METHOD_BIT << M_GET) | (AP_METHOD_BIT << M_POST);
+        // The Allow header of the 405 is made from allowed_methods (r->allowed is not read).
+        ap_allow_methods(r, REPLACE_ALLOW, "GET", "POST", nullptr);
         return HTTP_METHOD_NOT_ALLOWED;
     }
-    const std::string raw_path = r->parsed_uri.path ? r->parsed_uri.path : "";
-    const std::string raw_query = r->args ? r->args : "";
+    // Routed on the request target exactly as the client sent it: httpd has
+    // already normalised r->parsed_uri.path (`.`/`..` segments removed,
+    // %-escapes of unreserved characters decoded), which would let `..` and
+    // escapes through; an absolute URL does not start with '/' and is refused.
+    const std::string_view target = r->unparsed_uri ? r->unparsed_uri : "";
+    const std::size_t question = target.find('?');
+    const std::string raw_path(target.substr(0, question));
+    const std::string raw_query(question == std::string_view::npos ? std::string_view() : target.substr(question + 1));
     const RelayRoute route = route_relay_request(raw_path, raw_query, split_ids(conf->track_ids));
     if (route.status) return refuse(r, route.status, route.reason);
 

@@ -21,13 +21,15 @@ struct RelayRoute {
     bool server_form = false;  // Smart Pixel sendViaServer: `{location}?p=…`
 };
 
-// Decides from the raw (not decoded) path and query. Relayed are
-// `…/{ids}/{rest}` with every ID configured, and `…?p=…` (then the configured
-// IDs are used). Refused: encoded characters, `..`, `@`, `\`, control
-// characters in the path (400); an over-long request (414); unknown IDs or
-// anything else (404).
+// Decides from the raw (not decoded) path and query, relative to the
+// relay's `location` (its <Location> path). Relayed are exactly
+// `{location}/{ids}/{rest}` with every ID configured, and `{location}?p=…`
+// (then the configured IDs are used). Refused: encoded characters, `..`,
+// `@`, `\`, `#`, control characters in the path (400); an over-long request
+// (414); unknown IDs, other paths or anything else (404).
 RelayRoute route_relay_request(std::string_view raw_path, std::string_view raw_query,
-                               const std::vector<std::string>& configured_ids);
+                               const std::vector<std::string>& configured_ids,
+                               std::string_view location);
 
 // The query without the parameters the module sets itself (X-WT-IP, X-WT-UA,
 // any case), so a browser cannot claim another IP or user agent.

@@ -66,7 +66,7 @@ std::string_view trim(std::string_view s) {
 }  // namespace
 
 RelayRoute route_relay_request(std::string_view path, std::string_view query,
-                               const std::vector<std::string>& configured) {
+                               const std::vector<std::string>& configured, std::string_view location) {
     if (path.size() + query.size() + 1 > kRelayMaxUri) {
         return refuse(414, "the request is longer than " + std::to_string(kRelayMaxUri) + " bytes");
     }
@@ -81,19 +81,32 @@ RelayRoute route_relay_request(std::string_view path, std::string_view query,
         const auto u = static_cast<unsigned char>(c);
         if (u <= 0x20 || u == 0x7F || c == '#') return refuse(400, "control characters in the query");
     }
-    // Segments, for `..`/`.` and the `{ids}/{rest}` tail.
-    std::vector<std::string_view> segments;
-    for (std::string_view rest = path.substr(1); ;) {
+    // Segments, for `..`/`.`.
+    for (std::string_view rest = path.substr(1);;) {
         const std::size_t slash = rest.find('/');
         const std::string_view segment = rest.substr(0, slash);
         if (segment == ".." || segment == ".") return refuse(400, "'.' and '..' are not allowed in the path");
-        segments.push_back(segment);
         if (slash == std::string_view::npos) break;
         rest.remove_prefix(slash + 1);
     }
-    if (segments.size() >= 2) {
-        const std::string_view ids = segments[segments.size() - 2];
-        const std::string_view rest = segments.back();
+    // What follows the relay's location: "" (or "/") or exactly "/{ids}/{rest}".
+    while (!location.empty() && location.back() == '/') location.remove_suffix(1);
+    if (path.substr(0, location.size()) != location ||
+        (path.size() > location.size() && path[location.size()] != '/')) {
+        return refuse(404, "not under the relay location " + std::string(location));
+    }
+    std::string_view tail = path.substr(location.size());
+    std::vector<std::string_view> segments;
+    for (std::string_view rest = tail.empty() ? tail : tail.substr(1); !rest.empty();) {
+        const std::size_t slash = rest.find('/');
+        segments.push_back(rest.substr(0, slash));
+        if (slash == std::string_view::npos) break;
+        rest.remove_prefix(slash + 1);
+        if (rest.empty()) segments.push_back(rest);  // a trailing slash is a segment too
+    }
+    if (segments.size() == 2) {
+        const std::string_view ids = segments[0];
+        const std::string_view rest = segments[1];
         const bool ids_shaped = !ids.empty() && all_of(ids, [](char c) {
             return (c >= '0' && c <= '9') || c == ',';
         });
@@ -113,7 +126,7 @@ RelayRoute route_relay_request(std::string_view path, std::string_view query,
             return route;
         }
     }
-    if (has_param(query, "p") && !configured.empty()) {
+    if (segments.empty() && has_param(query, "p") && !configured.empty()) {
         RelayRoute route;
         route.server_form = true;
         for (const std::string& id : configured) route.ids += (route.ids.empty() ? "" : ",") + id;

@@ -375,11 +375,12 @@ const command_rec directives[] = {
     {nullptr, {nullptr}, nullptr, 0, RAW_ARGS, nullptr},
 };
 
-void* create_dir_config(apr_pool_t* p, char*) {
+void* create_dir_config(apr_pool_t* p, char* section) {
     auto* c = static_cast<DirConfig*>(apr_pcalloc(p, sizeof(DirConfig)));
 #define MAPPTRACK_UNSET(type, name, unset) c->name = unset;
     MAPPTRACK_DIR_FIELDS(MAPPTRACK_UNSET)
 #undef MAPPTRACK_UNSET
+    c->section = section;
     c->params = nullptr;
     return c;
 }

@@ -106,6 +106,7 @@ int fall_back(request_rec* r, const DirConfig* conf, const RelayRoute& route, co
 }
 
 RateLimit g_relay_failure_log{60000};
+RateLimit g_location_log{60000};
 
 int relay(request_rec* r) {
     const DirConfig* conf = dir_config(r);
@@ -127,7 +128,21 @@ int relay(request_rec* r) {
     const std::size_t question = target.find('?');
     const std::string raw_path(target.substr(0, question));
     const std::string raw_query(question == std::string_view::npos ? std::string_view() : target.substr(question + 1));
-    const RelayRoute route = route_relay_request(raw_path, raw_query, split_ids(conf->track_ids));
+    // Routed relative to the <Location> that set the handler.
+    std::string_view location = conf->section ? conf->section : "";
+    while (!location.empty() && location.back() == '/') location.remove_suffix(1);
+    if (location.empty() || location.front() != '/' ||
+        std::strncmp(r->uri, location.data(), location.size()) != 0) {
+        if (g_location_log.allow(now_ms())) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          "MT0304: SetHandler %s must be set in a <Location /path> that the relayed "
+                          "URLs start with (here: %s); %s is not relayed",
+                          kHandler, conf->section ? conf->section : "no section", r->uri);
+        }
+        return refuse(r, HTTP_NOT_FOUND, "not a relay location");
+    }
+    const RelayRoute route =
+        route_relay_request(raw_path, raw_query, split_ids(conf->track_ids), location);
     if (route.status) return refuse(r, route.status, route.reason);
 
     std::string body;

@@ -21,6 +21,7 @@ import resource
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import tempfile
@@ -179,6 +180,7 @@ class Httpd:
         self.expected = []
         self.required = []
         self.stopped = False
+        self.ssl = False
         self._counter = 0
         for d in ("conf", "logs", "run", "htdocs", "cores"):
             os.makedirs(os.path.join(self.root, d), exist_ok=True)
@@ -187,6 +189,32 @@ class Httpd:
         for rel, content in DOCROOT_FILES.items():
             self.write_doc(rel, content)
         self.write_doc("image.png", tiny_png())
+
+    # -- TLS ----------------------------------------------------------------------
+    def use_ssl(self):
+        """Serve HTTPS (mod_ssl, a self-signed certificate for 127.0.0.1); call before start()."""
+        conf = os.path.join(self.root, "conf")
+        self.cert, self.key = os.path.join(conf, "server.crt"), os.path.join(conf, "server.key")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj",
+                        "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-days", "1",
+                        "-keyout", self.key, "-out", self.cert],
+                       check=True, capture_output=True, timeout=60)
+        os.chmod(self.key, 0o600)
+        self.ssl = True
+        self.url = f"https://127.0.0.1:{self.port}"
+        # a self-signed certificate is its own CA; Debian's mod_ssl may have been
+        # built against a newer OpenSSL 3.0.x than the one installed
+        self.expect_log(r"\[ssl:warn\].*AH01906: .* server certificate is a CA certificate")
+        self.expect_log(r"\[ssl:warn\].*AH01882: Init: this version of mod_ssl was compiled "
+                        r"against a newer library")
+        return self
+
+    def _ssl_conf(self):
+        if not self.ssl:
+            return ""
+        return (f'SSLEngine on\nSSLCertificateFile "{self.cert}"\n'
+                f'SSLCertificateKeyFile "{self.key}"\n'
+                f'SSLSessionCache "shmcb:{self.root}/run/ssl_scache(512000)"\n')
 
     # -- files ------------------------------------------------------------------
     def write_doc(self, rel, content, mode=0o644):
@@ -226,6 +254,8 @@ class Httpd:
         r = self.root
         modules = ["authz_core", "authz_host", "mime", "dir", "include", "alias", "rewrite",
                    "env", "setenvif", "headers"]
+        if self.ssl:
+            modules += ["socache_shmcb", "ssl"]
         load = "".join(f"LoadModule {m}_module {MODDIR}/mod_{m}.so\n" for m in modules)
         if with_module and not NO_MODULE:
             load += f'LoadModule mapptrack_module "{MODULE}"\n'
@@ -248,7 +278,7 @@ AddType text/html .shtml
 AddOutputFilter INCLUDES .shtml
 DocumentRoot "{self.docroot}"
 DirectoryIndex index.html
-KeepAliveTimeout 2
+{self._ssl_conf()}KeepAliveTimeout 2
 <Directory />
     Options None
     AllowOverride None
@@ -504,7 +534,11 @@ Include "{body_path}"
         hdrs = {"User-Agent": "MappTrackTest/1.0"}
         hdrs.update(headers or {})
         t0 = time.monotonic()
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        if self.ssl:
+            conn = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout,
+                                               context=ssl._create_unverified_context())
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
             conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
             conn.putheader("Host", host or f"127.0.0.1:{self.port}")

@@ -26,8 +26,12 @@ class Request:
         self.headers = headers  # email.message.Message: .get(), .get_all()
         self.body = body
         self.time = when
-        self.peer = peer
+        self.peer = peer  # (ip, port) of the client: the port tells connections apart
         self.outcome = None  # status code answered, or "reset"
+
+    @property
+    def client_port(self):
+        return self.peer[1] if self.peer else None
 
     def __repr__(self):
         return f"Request({self.method} {self.target[:200]!r}, body={len(self.body)}B, {self.outcome})"
@@ -91,12 +95,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 pass
             return
         payload = GIF if status < 300 else b""
+        content_type = "image/gif" if payload else None
+        if owner._body is not None:
+            content_type, payload = owner._body
         req.outcome = status
         self.send_response(status)
-        if payload:
-            self.send_header("Content-Type", "image/gif")
+        if payload and content_type:
+            self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
         self.send_header("Cache-Control", "no-store")
+        for name, value in owner._extra_headers:
+            self.send_header(name, value)
         self.end_headers()
         if payload and self.command != "HEAD":
             self.wfile.write(payload)
@@ -124,6 +133,8 @@ class TrackServer:
         self._delay = 0.0
         self._status = 200
         self._mode_reset = False
+        self._extra_headers = []
+        self._body = None
         self._wake = threading.Event()
         self._conns = set()
         self._server = None
@@ -151,11 +162,26 @@ class TrackServer:
         """Close each connection abruptly (RST) instead of answering."""
         self._mode_reset = bool(on)
 
+    def answer_headers(self, headers):
+        """Add these (name, value) headers to every answer, e.g.
+        [("Set-Cookie", "wteid_111=...; Domain=.webtrekk.net; Path=/")]."""
+        self._extra_headers = list(headers)
+
+    def answer_body(self, content_type, body):
+        """Answer every request with this body (None: the GIF on 2xx, empty otherwise)."""
+        self._body = None if body is None else (content_type, bytes(body))
+
     def normal(self):
         """Back to answering 200 with the GIF at once."""
         self.delay(0)
         self.status(200)
         self.reset(False)
+        self.answer_headers([])
+        self.answer_body(None, None)
+
+    def connections(self):
+        """The client ports of the recorded requests, in order (one per TCP connection)."""
+        return [r.client_port for r in self.requests()]
 
     def up(self):
         """Listen (again) on the same port."""

@@ -1,0 +1,171 @@
+"""Variant A: `MappTrackMode sync` sends a page's hit before the response headers
+leave, bounded by MappTrackTimeout, and relays the track server's Set-Cookie
+(design §1, §5, §6). When the track server fails, the page is served anyway and
+the hit is queued, not lost."""
+
+import time
+
+import pytest
+
+import mapphit
+from support import ID1, marker, parse_set_cookie, settle, tracking
+
+EID = "2170000000000000001"
+TIMEOUT_MS = 500
+SYNC = tracking() + f"""MappTrackMode sync
+MappTrackTimeout {TIMEOUT_MS}
+MappTrackRetries 8
+<Location /admin>
+    MappTrack Off
+</Location>
+"""
+RETURNING = {"Cookie": f"wteid_{ID1}={EID}; PHPSESSID=secret-session"}
+STUB_COOKIES = [
+    f"wteid_{ID1}=4173283840012345678; Domain=.webtrekk.net; Path=/; Max-Age=15552000; Secure",
+    f"wtsid_{ID1}=1; domain=webtrekk.net; Path=/",
+]
+FAILURE_LOGS = [r"MT0104: synchronous delivery to ", r"MT0101: delivery to ",
+                r"MT0102: delivery to "]
+
+
+def expect_failures(httpd):
+    for regex in FAILURE_LOGS:
+        httpd.expect_log(regex)
+
+
+def accepted(track_server, m):
+    """Hits for marker m that the stub answered with 200."""
+    return [h for h in track_server.hits_for(m) if h.request.outcome == 200]
+
+
+def wait_accepted(track_server, m, timeout=20.0):
+    deadline = time.time() + timeout
+    while True:
+        got = accepted(track_server, m)
+        if got or time.time() > deadline:
+            assert got, f"no hit for {m} accepted within {timeout}s: {track_server.requests()[:8]}"
+            return got
+        time.sleep(0.05)
+
+
+def test_hit_is_sent_before_the_response(httpd, track_server):
+    httpd.start(SYNC)
+    track_server.answer_headers([("Set-Cookie", c) for c in STUB_COOKIES])
+    track_server.delay(0.3)  # the page must wait for it
+    m = marker()
+    r = httpd.get(f"/page.html?m={m}", headers=RETURNING)
+    assert r.status == 200 and b"<title>page</title>" in r.body, r
+    # already there when the client has the response: no waiting here
+    hits = track_server.hits_for(m)
+    assert len(hits) == 1, f"the hit must have arrived before the response: {track_server.requests()}"
+    (hit,) = hits
+    assert hit.kind == "wt" and hit.method == "GET" and hit.request.path == f"/{ID1}/wt"
+    mapphit.assert_well_formed(hit, custom=[])
+    assert hit.get("eid") == EID and not hit.has("one")
+    assert hit.request.headers.get("Cookie") == f"wteid_{ID1}={EID}", "Mapp cookies only"
+    assert r.elapsed >= 0.3, f"the response did not wait for the track server ({r.elapsed:.3f}s)"
+    assert r.elapsed < TIMEOUT_MS / 1000 + 0.5
+    (entry,) = httpd.wait_access(m)
+    assert entry.mapptrack == "sent", entry
+    settle()
+    assert len(track_server.hits()) == 1, f"a sent hit must not be queued as well: {track_server.hits()}"
+
+
+@pytest.mark.parametrize("cookie_domain", [None, "example.test"], ids=["removed", "rewritten"])
+def test_track_server_cookies_are_relayed(httpd, track_server, cookie_domain):
+    extra = f"MappTrackCookieDomain {cookie_domain}\n" if cookie_domain else ""
+    httpd.start(SYNC + extra)
+    track_server.answer_headers([("Set-Cookie", c) for c in STUB_COOKIES])
+    m = marker()
+    r = httpd.get(f"/page.html?m={m}", headers=RETURNING)
+    assert r.status == 200
+    assert len(r.set_cookies) == len(STUB_COOKIES), r.set_cookies
+    for got, sent in zip(r.set_cookies, STUB_COOKIES):
+        name, value, attrs = parse_set_cookie(got)
+        wname, wvalue, wattrs = parse_set_cookie(sent)
+        assert (name, value) == (wname, wvalue), r.set_cookies
+        wattrs.pop("domain")
+        assert attrs.pop("domain", None) == cookie_domain, r.set_cookies
+        assert attrs == wattrs, r.set_cookies
+    assert "webtrekk.net" not in " ".join(r.set_cookies)
+    # an error page of the same server relays nothing and sends nothing
+    m404 = marker()
+    r = httpd.get(f"/missing.html?m={m404}", headers=RETURNING)
+    assert r.status == 404 and r.set_cookies == [], r
+    settle()
+    assert track_server.hits_for(m404) == []
+
+
+def test_new_visitor_in_sync_mode(httpd, track_server):
+    """The generated ever-ID goes out with the hit and in the visitor's cookie."""
+    httpd.start(SYNC)
+    m = marker()
+    r = httpd.get(f"/page.html?m={m}")
+    (hit,) = track_server.hits_for(m)
+    cookies = [parse_set_cookie(c) for c in r.set_cookies]
+    assert [(n, v) for n, v, _ in cookies] == [(f"wteid_{ID1}", hit.get("eid"))], r.set_cookies
+    assert hit.get("one") == "1"
+
+
+FAULTS = ["slow", "down", "status503"]
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_failing_track_server_does_not_hold_the_page(httpd, track_server, fault):
+    expect_failures(httpd)
+    httpd.start(SYNC)
+    track_server.answer_headers([("Set-Cookie", STUB_COOKIES[0])])
+    if fault == "slow":
+        track_server.delay(3)
+    elif fault == "down":
+        track_server.down()
+    else:
+        track_server.status(503)
+    m = marker()
+    r = httpd.get(f"/page.html?m={m}", headers=RETURNING)
+    assert r.status == 200 and b"<title>page</title>" in r.body, r
+    assert r.elapsed < TIMEOUT_MS / 1000 + 1.0, f"the page took {r.elapsed:.2f}s"
+    assert r.set_cookies == [], "no cookie from a track server that failed"
+    (entry,) = httpd.wait_access(m)
+    assert entry.mapptrack == "queued", entry
+    assert accepted(track_server, m) == []
+    time.sleep(1.0)
+    if fault == "slow":  # requests the stub still holds were given up: reset them
+        track_server.reset(True)
+        track_server.delay(0)
+        time.sleep(0.3)
+    track_server.normal()
+    track_server.up()
+    (hit,) = wait_accepted(track_server, m)
+    mapphit.assert_well_formed(hit, custom=[])
+    assert hit.get("eid") == EID
+    settle()
+    assert len(accepted(track_server, m)) == 1, f"delivered more than once: {track_server.hits_for(m)}"
+
+
+def test_error_pages_and_non_pages_are_not_held_up(httpd, track_server):
+    httpd.start(SYNC)
+    track_server.delay(3)
+    fast = {  # path -> expected status
+        "/missing.html": 404,
+        "/style.css": 200,
+        "/image.png": 200,
+        "/script.js": 200,
+        "/admin/page.html": 200,  # MappTrack Off there
+    }
+    markers = {}
+    for path, status in fast.items():
+        m = marker()
+        markers[path] = m
+        r = httpd.get(f"{path}?m={m}", headers=RETURNING)
+        assert r.status == status, (path, r)
+        assert r.elapsed < 0.25, f"{path} waited {r.elapsed:.2f}s for the track server"
+    m_out = marker()
+    r = httpd.get(f"/page.html?m={m_out}", headers={"Cookie": "webtrekkOptOut=1"})
+    assert r.status == 200 and r.elapsed < 0.25, f"an opted-out visitor waited {r.elapsed:.2f}s"
+    track_server.delay(0)
+    settle()
+    assert track_server.requests() == [], f"sent for a non-page: {track_server.requests()}"
+    for path, m in markers.items():
+        (entry,) = httpd.wait_access(m)
+        assert entry.mapptrack.startswith("skipped") or entry.mapptrack == "", (path, entry)

@@ -35,6 +35,9 @@ struct DispatcherAccess {
 
 namespace {
 
+// A batch body stays under 1 MiB (as in queue.cpp), also when replayed.
+constexpr std::size_t kMaxBatchBody = 1u << 20;
+
 std::string describe(const OutboundResponse& r) {
     if (r.outcome == OutboundResponse::Outcome::Answered) return "HTTP " + std::to_string(r.status);
     return r.error.empty() ? std::string("no answer") : r.error;
@@ -270,9 +273,13 @@ void Dispatcher::replay(Transport& transport) {
             // A run of records for one endpoint, up to its batch size.
             std::vector<Delivery> batch;
             const std::size_t limit = std::max(1u, records[i].options.batch_size);
+            std::size_t bytes = 0;
             while (i < records.size() && batch.size() < limit &&
                    (batch.empty() || (records[i].endpoint == batch.front().endpoint &&
-                                      records[i].options.proxy == batch.front().options.proxy))) {
+                                      records[i].options.proxy == batch.front().options.proxy &&
+                                      records[i].options.batch_size > 1 &&
+                                      bytes + 1 + records[i].line.size() < kMaxBatchBody))) {
+                bytes += (batch.empty() ? 0 : 1) + records[i].line.size();
                 batch.push_back(std::move(records[i++]));
             }
             const OutboundResponse response = transport.perform(build_request(batch));

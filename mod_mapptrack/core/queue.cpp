@@ -7,6 +7,20 @@
 #include "mapptrack/log.h"
 
 namespace mapptrack {
+namespace {
+
+// A batch's body (its lines joined by '\n') stays under 1 MiB, whatever
+// MappTrackBatchSize allows (1000 lines of up to 7 KB). The same limit holds
+// for batches replayed from the spool (dispatcher.cpp).
+constexpr std::size_t kMaxBatchBody = 1u << 20;
+
+std::size_t body_bytes(const std::vector<Delivery>& batch) {
+    std::size_t bytes = 0;
+    for (const Delivery& d : batch) bytes += d.line.size() + 1;
+    return bytes ? bytes - 1 : 0;
+}
+
+}  // namespace
 
 DeliveryQueue::DeliveryQueue(std::size_t capacity) : capacity_(capacity ? capacity : 1) {}
 
@@ -31,21 +45,28 @@ DeliveryQueue::PushResult DeliveryQueue::push(Delivery&& delivery) noexcept {
     }
 }
 
-// Moves queued deliveries for the batch's endpoint into `batch`, in order.
+// Moves queued deliveries for the batch's endpoint into `batch`, in order,
+// up to `limit` hits and a body under kMaxBatchBody. True when the batch is
+// full: no further hit could join it.
 bool DeliveryQueue::take_matching(std::vector<Delivery>& batch, std::size_t limit) {
-    bool took = false;
     const std::string endpoint = batch.front().endpoint;  // a copy: push_back moves the vector
+    std::size_t bytes = body_bytes(batch);
     for (auto it = items_.begin(); it != items_.end() && batch.size() < limit;) {
-        if (it->endpoint == endpoint && it->options.proxy == batch.front().options.proxy) {
+        // A hit configured as a single GET (batch size 1, with the visitor's
+        // cookies) never joins another vhost's batch for the same endpoint.
+        if (it->endpoint == endpoint && it->options.proxy == batch.front().options.proxy &&
+            it->options.batch_size > 1) {
+            // Stop at the first that does not fit: a visitor's hits stay in order.
+            if (bytes + 1 + it->line.size() >= kMaxBatchBody) return true;
+            bytes += 1 + it->line.size();
             batch.push_back(std::move(*it));
             it = items_.erase(it);
             count_.store(items_.size(), std::memory_order_relaxed);
-            took = true;
         } else {
             ++it;
         }
     }
-    return took;
+    return batch.size() >= limit;
 }
 
 std::vector<Delivery> DeliveryQueue::pop_batch(std::chrono::milliseconds idle_wait) {
@@ -61,18 +82,18 @@ std::vector<Delivery> DeliveryQueue::pop_batch(std::chrono::milliseconds idle_wa
     const std::size_t limit = batch.front().options.batch_size ? batch.front().options.batch_size : 1;
     if (limit == 1) return batch;
 
-    take_matching(batch, limit);
+    bool full = take_matching(batch, limit);
     const auto fill_deadline = std::chrono::steady_clock::now() +
         std::chrono::milliseconds(
             std::max<std::int64_t>(0, batch.front().queued_ms + batch.front().options.batch_delay_ms -
                                           now_ms()));
-    while (batch.size() < limit && !closed_.load()) {
+    while (!full && !closed_.load()) {
         const std::size_t missing = limit - batch.size();
         fill_threshold_ = fillers_ == 0 ? missing : std::min(fill_threshold_, missing);
         ++fillers_;
         const auto status = batch_ready_.wait_until(lock, fill_deadline);
         --fillers_;
-        take_matching(batch, limit);
+        full = take_matching(batch, limit);
         if (status == std::cv_status::timeout) break;
     }
     // Others may be waiting for what this batch did not take.

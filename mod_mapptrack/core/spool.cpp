@@ -206,7 +206,7 @@ bool Spool::open_segment_locked() {
     // orphaned segments may lock it first, find it empty and delete it. Then
     // it is not ours to write to (the lock fails, or the file is gone once we
     // hold it): take another name.
-    for (int attempt = 0; attempt < 4; ++attempt) {
+    for (int attempt = 0; attempt < 8; ++attempt) {
         const std::string path =
             options_.dir + "/" + own_prefix() + std::to_string(++sequence_) + ".mts";
         const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
@@ -297,7 +297,16 @@ std::size_t Spool::append(const std::vector<Delivery>& deliveries, int wait_ms) 
 }
 
 void Spool::seal() noexcept {
-    std::lock_guard<std::mutex> lock(mutex_);
+    // Called at process exit, maybe from a signal handler (prefork) that
+    // interrupted a thread inside append(): never wait for the lock long. Not
+    // sealing loses nothing: the records are on disk, and the file is adopted
+    // once this process is gone.
+    std::unique_lock<std::mutex> lock(mutex_, std::defer_lock);
+    const std::int64_t until = now_ms() + 200;
+    while (!lock.try_lock()) {
+        if (now_ms() >= until) return;
+        usleep(1000);
+    }
     if (current_ && current_->records > 0) {
         sealed_.push_back(*current_);
         current_.reset();

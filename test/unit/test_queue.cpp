@@ -397,3 +397,50 @@ TEST(Queue, ConcurrentProducersAndConsumersDeliverEveryItemOnceInOrder)
                          .c_str());
     CHECK_EQUAL(static_cast<std::size_t>(0), q.size());
 }
+
+TEST(Queue, BatchBodyStaysUnderOneMebibyteAndKeepsOrder)
+{
+    // MappTrackBatchSize 1000 with lines of ~6.5 KB: 400 lines would make a
+    // 2.6 MB body; a batch stops before its body ('\n'-joined) reaches 1 MiB.
+    DeliveryQueue q(1000);
+    const std::string pad(6500, 'x');
+    for (int i = 0; i < 400; ++i)
+        q.push(make("e", std::to_string(1000 + i) + pad, 1000, 60000));
+    std::vector<std::string> order;
+    int batches = 0;
+    const auto t0 = Clock::now();
+    while (q.size() > 0) {
+        if (batches == 2) {
+            // Full by size: the first two came at once, not after the 60 s batch delay.
+            CHECK(elapsed_ms(t0) < 1000);
+            q.close();  // the rest is a part-full batch: no waiting for it to fill
+        }
+        const std::vector<Delivery> batch = q.pop_batch(milliseconds(0));
+        std::size_t body = 0;
+        for (const Delivery& d : batch) {
+            body += d.line.size() + 1;
+            order.push_back(d.line.substr(0, 4));
+        }
+        CHECK(body - 1 < (std::size_t(1) << 20));
+        CHECK(body + pad.size() + 5 >= (std::size_t(1) << 20) || q.size() == 0);  // as full as allowed
+        ++batches;
+    }
+    CHECK_EQUAL(3, batches);
+    CHECK_EQUAL(static_cast<std::size_t>(400), order.size());
+    for (int i = 0; i < 400; ++i)
+        CHECK_EQUAL(std::to_string(1000 + i), order[static_cast<std::size_t>(i)]);
+}
+
+TEST(Queue, SingleGetHitsNeverJoinAnotherVhostsBatch)
+{
+    // Two vhosts, one track server and track IDs: one batches (50), the
+    // other sends single GETs with the visitor's cookies (batch size 1).
+    DeliveryQueue q(100);
+    q.push(make("e", "a1", 50, 0));
+    q.push(make("e", "b1", 1, 0));
+    q.push(make("e", "a2", 50, 0));
+    q.push(make("e", "b2", 1, 0));
+    STRCMP_EQUAL("a1|a2", lines_of(q.pop_batch(milliseconds(0))).c_str());
+    STRCMP_EQUAL("b1", lines_of(q.pop_batch(milliseconds(0))).c_str());
+    STRCMP_EQUAL("b2", lines_of(q.pop_batch(milliseconds(0))).c_str());
+}

@@ -1,0 +1,802 @@
+// The disk spool (spool.h, design §8): record framing and its round trip,
+// skipping corrupt, torn and garbage bytes, segment rotation, the size limit
+// dropping the oldest segments, take()/done() with partial delivery keeping
+// the order, and adoption of another process's segment only once its lock
+// is free.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "mapptrack/delivery.h"
+#include "mapptrack/dispatcher.h"
+#include "mapptrack/log.h"
+#include "mapptrack/spool.h"
+#include "mapptrack/transport.h"
+
+#include <CppUTest/TestHarness.h>
+
+using mapptrack::decode_spool_records;
+using mapptrack::Delivery;
+using mapptrack::encode_spool_record;
+using mapptrack::Logger;
+using mapptrack::LogLevel;
+using mapptrack::Spool;
+using mapptrack::SpoolOptions;
+
+namespace {
+
+const char* const kEndpoint = "http://track.test/111,222";
+
+Delivery record(int n, std::size_t pad = 0)
+{
+    Delivery d;
+    d.endpoint = kEndpoint;
+    d.line = "wt?p=300,0,0,0,0,0,17000000" + std::to_string(100000 + n) + ",0&X-WT-RQ=n" +
+             std::to_string(n) + std::string(pad, 'x') + "&eor=1";
+    d.cookies = "wteid_111=4" + std::to_string(n);
+    d.options.timeout_ms = 1500;
+    d.options.batch_size = 50;
+    d.options.batch_delay_ms = 200;
+    d.queued_ms = 1700000000000 + n;
+    return d;
+}
+
+std::vector<Delivery> records(int from, int to, std::size_t pad = 0)
+{
+    std::vector<Delivery> out;
+    for (int n = from; n < to; ++n)
+        out.push_back(record(n, pad));
+    return out;
+}
+
+// "n3,n4,…": which records, in which order.
+std::string names(const std::vector<Delivery>& v)
+{
+    std::string out;
+    for (const Delivery& d : v) {
+        const std::size_t at = d.line.find("X-WT-RQ=") + 8;
+        out += (out.empty() ? "" : ",") + d.line.substr(at, d.line.find_first_of("x&", at) - at);
+    }
+    return out;
+}
+
+std::string names(int from, int to)
+{
+    return names(records(from, to));
+}
+
+std::string encode_all(const std::vector<Delivery>& v)
+{
+    std::string out;
+    for (const Delivery& d : v)
+        out += encode_spool_record(d);
+    return out;
+}
+
+// An independent CRC-32 (IEEE, as zlib computes it) to check the framing.
+std::uint32_t reference_crc32(const std::string& data)
+{
+    std::uint32_t c = 0xFFFFFFFFu;
+    for (unsigned char b : data) {
+        c ^= b;
+        for (int k = 0; k < 8; ++k)
+            c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+    }
+    return c ^ 0xFFFFFFFFu;
+}
+
+std::uint32_t u32_at(const std::string& s, std::size_t at)
+{
+    std::uint32_t v = 0;
+    for (int i = 0; i < 4; ++i)
+        v |= std::uint32_t(static_cast<unsigned char>(s[at + i])) << (8 * i);
+    return v;
+}
+
+struct LogRecord {
+    std::mutex mutex;
+    std::vector<std::string> messages;
+
+    std::size_t count(const std::string& id)
+    {
+        std::lock_guard<std::mutex> lock(mutex);
+        return static_cast<std::size_t>(std::count_if(messages.begin(), messages.end(), [&](const std::string& m) {
+            return m.rfind(id, 0) == 0;
+        }));
+    }
+    std::string all()
+    {
+        std::lock_guard<std::mutex> lock(mutex);
+        std::string out;
+        for (const std::string& m : messages)
+            out += m + "\n";
+        return out;
+    }
+};
+
+void record_log(void* baton, LogLevel, const std::string& message) noexcept
+{
+    auto* log = static_cast<LogRecord*>(baton);
+    try {
+        std::lock_guard<std::mutex> lock(log->mutex);
+        log->messages.push_back(message);
+    } catch (...) {
+    }
+}
+
+std::vector<std::string> files_in(const std::string& dir)
+{
+    std::vector<std::string> out;
+    if (DIR* d = opendir(dir.c_str())) {
+        while (const dirent* e = readdir(d)) {
+            if (e->d_name[0] != '.')
+                out.push_back(e->d_name);
+        }
+        closedir(d);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+std::uint64_t bytes_in(const std::string& dir)
+{
+    std::uint64_t total = 0;
+    for (const std::string& name : files_in(dir)) {
+        struct stat st;
+        if (stat((dir + "/" + name).c_str(), &st) == 0)
+            total += static_cast<std::uint64_t>(st.st_size);
+    }
+    return total;
+}
+
+void write_file(const std::string& path, const std::string& data, time_t mtime = 0)
+{
+    FILE* f = std::fopen(path.c_str(), "wb");
+    CHECK(f != nullptr);
+    CHECK_EQUAL(data.size(), std::fwrite(data.data(), 1, data.size(), f));
+    std::fclose(f);
+    if (mtime) {
+        struct timeval tv[2] = {{mtime, 0}, {mtime, 0}};
+        utimes(path.c_str(), tv);
+    }
+}
+
+bool exists(const std::string& path)
+{
+    struct stat st;
+    return stat(path.c_str(), &st) == 0;
+}
+
+std::string make_temp_dir()
+{
+    char tmpl[] = "/tmp/mapptrack-spool-test-XXXXXX";
+    const char* dir = mkdtemp(tmpl);
+    return dir ? dir : "";
+}
+
+void remove_dir(const std::string& dir)
+{
+    for (const std::string& name : files_in(dir))
+        unlink((dir + "/" + name).c_str());
+    rmdir(dir.c_str());
+}
+
+// The spool names its segments after the process once (a static string):
+// made here, before any test, so that CppUTest does not count it as a leak.
+const bool kWarmedUp = [] {
+    const std::string dir = make_temp_dir();
+    SpoolOptions options;
+    options.dir = dir;
+    std::string error;
+    if (Spool* spool = Spool::open(options, Logger{}, &error)) {
+        spool->append(records(0, 1));
+        delete spool;
+    }
+    remove_dir(dir);
+    return true;
+}();
+
+}  // namespace
+
+TEST_GROUP(SpoolRecord){};
+
+TEST(SpoolRecord, FramingIsMagicLengthCrcPayload)
+{
+    const std::string r = encode_spool_record(record(1));
+    CHECK_EQUAL(std::string("MTS1"), r.substr(0, 4));
+    const std::uint32_t length = u32_at(r, 4);
+    CHECK_EQUAL(r.size() - 12, length);
+    CHECK_EQUAL(reference_crc32(r.substr(12)), u32_at(r, 8));
+    // Payload: endpoint, line, cookies, proxy (u32 LE length + bytes each),
+    // timeout, batch size, batch delay (u32 LE), queued ms (u64 LE).
+    const std::string payload = r.substr(12);
+    CHECK_EQUAL(std::strlen(kEndpoint), u32_at(payload, 0));
+    CHECK_EQUAL(std::string(kEndpoint), payload.substr(4, std::strlen(kEndpoint)));
+    const std::size_t tail = payload.size() - 20;
+    CHECK_EQUAL(1500u, u32_at(payload, tail));
+    CHECK_EQUAL(50u, u32_at(payload, tail + 4));
+    CHECK_EQUAL(200u, u32_at(payload, tail + 8));
+    const std::uint64_t queued = u32_at(payload, tail + 12) | (std::uint64_t(u32_at(payload, tail + 16)) << 32);
+    CHECK_EQUAL(1700000000001ull, queued);
+}
+
+TEST(SpoolRecord, EveryFieldSurvivesTheRoundTrip)
+{
+    Delivery d = record(7, 3000);
+    d.options.proxy = "http://proxy.test:3128";
+    d.options.timeout_ms = 600000;
+    d.options.batch_size = 1;
+    d.options.batch_delay_ms = 0;
+    d.queued_ms = 0x7FFFFFFFFFFFll;
+    Delivery empty;  // all strings empty, numbers as defaulted
+    empty.queued_ms = 0;
+    std::size_t skipped = 99;
+    const std::vector<Delivery> out =
+        decode_spool_records(encode_spool_record(d) + encode_spool_record(empty), &skipped);
+    CHECK_EQUAL(0u, skipped);
+    CHECK_EQUAL(2u, out.size());
+    CHECK_EQUAL(d.endpoint, out[0].endpoint);
+    CHECK_EQUAL(d.line, out[0].line);
+    CHECK_EQUAL(d.cookies, out[0].cookies);
+    CHECK_EQUAL(d.options.proxy, out[0].options.proxy);
+    CHECK_EQUAL(d.options.timeout_ms, out[0].options.timeout_ms);
+    CHECK_EQUAL(d.options.batch_size, out[0].options.batch_size);
+    CHECK_EQUAL(d.options.batch_delay_ms, out[0].options.batch_delay_ms);
+    CHECK_EQUAL(d.queued_ms, out[0].queued_ms);
+    CHECK_EQUAL(std::string(), out[1].endpoint);
+    CHECK_EQUAL(std::string(), out[1].line);
+    CHECK_EQUAL(empty.options.batch_size, out[1].options.batch_size);
+}
+
+TEST(SpoolRecord, ManyRecordsComeBackInOrder)
+{
+    std::size_t skipped = 1;
+    CHECK_EQUAL(names(0, 100), names(decode_spool_records(encode_all(records(0, 100)), &skipped)));
+    CHECK_EQUAL(0u, skipped);
+    CHECK_EQUAL(0u, decode_spool_records("", &skipped).size());
+    CHECK_EQUAL(0u, skipped);
+}
+
+TEST_GROUP(SpoolCorruption){};
+
+TEST(SpoolCorruption, FlippedPayloadByteSkipsThatRecordOnly)
+{
+    const std::string r1 = encode_spool_record(record(1));
+    std::string r2 = encode_spool_record(record(2));
+    const std::string r3 = encode_spool_record(record(3));
+    r2[r2.size() / 2] ^= 0x20;
+    std::size_t skipped = 0;
+    const auto out = decode_spool_records(r1 + r2 + r3, &skipped);
+    CHECK_EQUAL(std::string("n1,n3"), names(out));
+    CHECK_EQUAL(r2.size(), skipped);
+}
+
+TEST(SpoolCorruption, GarbageBeforeBetweenAndAfterIsSkipped)
+{
+    const std::string garbage1 = "\x00\x01garbage\xff\xfe MTS no magic here";
+    const std::string garbage2(777, '\xAA');
+    const std::string garbage3 = "MTS1";  // a bare magic with no header
+    std::size_t skipped = 0;
+    const auto out = decode_spool_records(garbage1 + encode_all(records(0, 3)) + garbage2 +
+                                              encode_all(records(3, 5)) + garbage3,
+                                          &skipped);
+    CHECK_EQUAL(names(0, 5), names(out));
+    CHECK_EQUAL(garbage1.size() + garbage2.size() + garbage3.size(), skipped);
+}
+
+TEST(SpoolCorruption, GarbageContainingTheMagicIsSkipped)
+{
+    const std::string garbage = "MTS1\xff\xff\xff\x7f" "abcdMTS1MTS1\x05\x00\x00\x00\x00\x00\x00\x00zz";
+    std::size_t skipped = 0;
+    const auto out = decode_spool_records(encode_all(records(0, 2)) + garbage + encode_all(records(2, 4)), &skipped);
+    CHECK_EQUAL(names(0, 4), names(out));
+    CHECK_EQUAL(garbage.size(), skipped);
+}
+
+TEST(SpoolCorruption, TruncatedLastRecordIsSkipped)
+{
+    const std::string good = encode_all(records(0, 4));
+    const std::string torn = encode_spool_record(record(4));
+    for (std::size_t cut : {std::size_t(1), std::size_t(5), std::size_t(11), std::size_t(12), torn.size() - 1}) {
+        std::size_t skipped = 0;
+        const auto out = decode_spool_records(good + torn.substr(0, cut), &skipped);
+        CHECK_EQUAL(names(0, 4), names(out));
+        CHECK_EQUAL(cut, skipped);
+    }
+}
+
+TEST(SpoolCorruption, TruncatedRecordInTheMiddleIsSkipped)
+{
+    const std::string torn = encode_spool_record(record(9)).substr(0, 40);
+    std::size_t skipped = 0;
+    const auto out = decode_spool_records(encode_all(records(0, 2)) + torn + encode_all(records(2, 4)), &skipped);
+    CHECK_EQUAL(names(0, 4), names(out));
+    CHECK_EQUAL(torn.size(), skipped);
+}
+
+TEST(SpoolCorruption, ImplausibleLengthIsSkipped)
+{
+    std::string r = encode_spool_record(record(1));
+    r[7] = 0x7F;  // length ~2 GiB
+    std::size_t skipped = 0;
+    const auto out = decode_spool_records(r + encode_spool_record(record(2)), &skipped);
+    CHECK_EQUAL(std::string("n2"), names(out));
+    CHECK_EQUAL(r.size(), skipped);
+}
+
+TEST(SpoolCorruption, ValidCrcOverAMalformedPayloadIsSkipped)
+{
+    // A well-framed record whose payload does not parse (a string length
+    // running past the end) is rejected, not misread.
+    std::string payload = "\xff\xff\x00\x00short";
+    std::string r = "MTS1";
+    for (std::uint32_t v : {static_cast<std::uint32_t>(payload.size()), reference_crc32(payload)})
+        for (int i = 0; i < 4; ++i)
+            r.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+    r += payload;
+    std::size_t skipped = 0;
+    const auto out = decode_spool_records(r + encode_spool_record(record(3)), &skipped);
+    CHECK_EQUAL(std::string("n3"), names(out));
+    CHECK_EQUAL(r.size(), skipped);
+}
+
+TEST_GROUP(Spool)
+{
+    std::string dir;
+    LogRecord log;
+    Spool* spool = nullptr;
+
+    void setup() override
+    {
+        dir = make_temp_dir();
+        CHECK(!dir.empty());
+    }
+    void teardown() override
+    {
+        delete spool;
+        remove_dir(dir);
+    }
+    Spool* open(std::uint64_t max_bytes = 1 << 20, std::uint64_t segment_bytes = 0)
+    {
+        SpoolOptions options;
+        options.dir = dir;
+        options.max_bytes = max_bytes;
+        options.segment_bytes = segment_bytes;
+        std::string error;
+        Spool* s = Spool::open(options, Logger{&record_log, &log}, &error);
+        CHECK_TEXT(s != nullptr, error.c_str());
+        return s;
+    }
+    // Takes every waiting segment, delivering all; returns the records in order.
+    std::vector<Delivery> take_everything(Spool* s)
+    {
+        std::vector<Delivery> out;
+        while (auto taken = s->take()) {
+            for (Delivery& d : taken->records)
+                out.push_back(std::move(d));
+            s->done(std::move(*taken), {});
+        }
+        return out;
+    }
+};
+
+TEST(Spool, OpenCreatesTheDirectory)
+{
+    SpoolOptions options;
+    options.dir = dir + "/sub";
+    std::string error;
+    std::unique_ptr<Spool> s(Spool::open(options, Logger{}, &error));
+    CHECK_TEXT(s != nullptr, error.c_str());
+    struct stat st;
+    CHECK(stat(options.dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode));
+    CHECK_EQUAL(0700u, st.st_mode & 0777u);
+    CHECK_EQUAL(options.dir, s->dir());
+    s.reset();
+    rmdir(options.dir.c_str());
+}
+
+TEST(Spool, OpenFailsUnderARegularFileOrMissingParent)
+{
+    write_file(dir + "/file", "x");
+    SpoolOptions options;
+    std::string error;
+    options.dir = dir + "/file/spool";
+    POINTERS_EQUAL(nullptr, Spool::open(options, Logger{}, &error));
+    CHECK(error.find(options.dir) != std::string::npos);
+    options.dir = dir + "/file";
+    error.clear();
+    POINTERS_EQUAL(nullptr, Spool::open(options, Logger{}, &error));
+    CHECK(error.find("not a directory") != std::string::npos);
+    options.dir = dir + "/missing/spool";
+    error.clear();
+    POINTERS_EQUAL(nullptr, Spool::open(options, Logger{}, &error));
+    CHECK(error.find("cannot create") != std::string::npos);
+}
+
+TEST(Spool, AppendedRecordsComeBackInOrderAndTheSegmentIsDeleted)
+{
+    spool = open();
+    CHECK_EQUAL(3u, spool->append(records(0, 3)));
+    CHECK_EQUAL(2u, spool->append(records(3, 5)));
+    CHECK_EQUAL(1u, files_in(dir).size());
+    CHECK(files_in(dir)[0].rfind("seg-" + std::to_string(getpid()) + "-", 0) == 0);
+    auto taken = spool->take();
+    CHECK(taken.has_value());
+    CHECK_EQUAL(names(0, 5), names(taken->records));
+    CHECK(exists(taken->path));
+    const std::string path = taken->path;
+    spool->done(std::move(*taken), {});
+    CHECK(!exists(path));
+    CHECK(!spool->take().has_value());
+    CHECK(!spool->maybe_pending());
+    CHECK_EQUAL(5u, spool->counters().spooled.load());
+    CHECK_EQUAL(5u, spool->counters().replayed.load());
+    CHECK_EQUAL(0u, spool->counters().corrupt_bytes.load());
+    CHECK_EQUAL(0u, log.messages.size());
+}
+
+TEST(Spool, SegmentsRotateAtTheirSize)
+{
+    spool = open(1 << 20, 2048);
+    const std::size_t one = encode_spool_record(record(0, 200)).size();
+    for (int n = 0; n < 40; ++n)
+        CHECK_EQUAL(1u, spool->append({record(n, 200)}));
+    const auto files = files_in(dir);
+    CHECK(files.size() >= 40 * one / (2048 + one));
+    CHECK(files.size() <= 40 * one / 2048 + 1);
+    for (const std::string& name : files) {
+        struct stat st;
+        CHECK(stat((dir + "/" + name).c_str(), &st) == 0);
+        CHECK(static_cast<std::size_t>(st.st_size) < 2048 + one);
+    }
+    // Oldest segment first, records in order across segments.
+    std::vector<Delivery> all = take_everything(spool);
+    CHECK_EQUAL(names(records(0, 40, 200)), names(all));
+    CHECK_EQUAL(0u, files_in(dir).size());
+}
+
+TEST(Spool, SizeLimitDropsTheOldestSegmentsAndLogsOnce)
+{
+    spool = open(8192, 2048);
+    const int n = 200;
+    for (int i = 0; i < n; ++i)
+        spool->append({record(i, 100)});
+    CHECK(bytes_in(dir) <= 8192);
+    const std::uint64_t dropped = spool->counters().dropped_full.load();
+    CHECK(dropped > 0);
+    CHECK_EQUAL(1u, log.count("MT0204"));  // at most once a minute
+    CHECK_TEXT(log.all().find("MappTrackSpoolMaxSize 8192") != std::string::npos, log.all().c_str());
+    // What is left is the newest records, in order, and nothing is missing
+    // between what was dropped and what was kept.
+    const std::vector<Delivery> left = take_everything(spool);
+    CHECK_EQUAL(static_cast<std::size_t>(n) - dropped, left.size());
+    CHECK_EQUAL(names(records(static_cast<int>(dropped), n, 100)), names(left));
+}
+
+TEST(Spool, RecordsLargerThanTheWholeSpoolAreDroppedAndCounted)
+{
+    spool = open(1024, 1024);
+    CHECK_EQUAL(0u, spool->append({record(1, 2000)}));
+    CHECK_EQUAL(1u, spool->counters().dropped_full.load());
+    CHECK_EQUAL(1u, log.count("MT0204"));
+    CHECK(!spool->take().has_value());
+}
+
+TEST(Spool, PartialDeliveryKeepsTheRestFirstInLineAndInOrder)
+{
+    spool = open();
+    spool->append(records(0, 10));
+    auto taken = spool->take();
+    CHECK(taken.has_value());
+    CHECK_EQUAL(names(0, 10), names(taken->records));
+    const std::string path = taken->path;
+    // Records 0-3 were delivered; 4-9 were not.
+    std::vector<Delivery> rest(taken->records.begin() + 4, taken->records.end());
+    spool->append(records(10, 12));  // arrive while the segment is out
+    spool->done(std::move(*taken), rest);
+    CHECK(exists(path));
+    CHECK(spool->maybe_pending());
+    CHECK_EQUAL(4u, spool->counters().replayed.load());  // only what was delivered
+    auto again = spool->take();
+    CHECK(again.has_value());
+    CHECK_EQUAL(path, again->path);
+    CHECK_EQUAL(names(4, 10), names(again->records));
+    // Not delivered again: nothing lost, still first.
+    std::vector<Delivery> all = again->records;
+    spool->done(std::move(*again), all);
+    CHECK_EQUAL(names(4, 12), names(take_everything(spool)));
+    CHECK_EQUAL(0u, files_in(dir).size());
+}
+
+TEST(Spool, SealMakesTheCurrentSegmentReplayable)
+{
+    spool = open();
+    spool->append(records(0, 2));
+    spool->seal();
+    spool->append(records(2, 3));
+    CHECK_EQUAL(2u, files_in(dir).size());
+    auto first = spool->take();
+    CHECK_EQUAL(names(0, 2), names(first->records));
+    spool->done(std::move(*first), {});
+    auto second = spool->take();
+    CHECK_EQUAL(names(2, 3), names(second->records));
+    spool->done(std::move(*second), {});
+}
+
+TEST(Spool, AdoptsTheSegmentOfAProcessThatIsGone)
+{
+    const std::string foreign = dir + "/seg-1-1000-1.mts";
+    write_file(foreign, encode_all(records(0, 5)));
+    spool = open();
+    auto taken = spool->take();
+    CHECK(taken.has_value());
+    CHECK_EQUAL(foreign, taken->path);
+    CHECK_EQUAL(names(0, 5), names(taken->records));
+    spool->done(std::move(*taken), {});
+    CHECK(!exists(foreign));
+    CHECK(!spool->take().has_value());
+}
+
+TEST(Spool, DoesNotAdoptASegmentWhoseOwnerHoldsTheLock)
+{
+    const std::string foreign = dir + "/seg-1-1000-2.mts";
+    write_file(foreign, encode_all(records(0, 3)));
+    const int fd = ::open(foreign.c_str(), O_RDWR);
+    CHECK(fd >= 0);
+    CHECK_EQUAL(0, flock(fd, LOCK_EX | LOCK_NB));  // "the owner is alive"
+    spool = open();
+    CHECK(!spool->take().has_value());
+    CHECK(exists(foreign));
+    CHECK_EQUAL(encode_all(records(0, 3)).size(), static_cast<std::size_t>(bytes_in(dir)));
+    close(fd);  // the owner is gone
+    auto taken = spool->take();
+    CHECK(taken.has_value());
+    CHECK_EQUAL(names(0, 3), names(taken->records));
+    spool->done(std::move(*taken), {});
+    CHECK(!exists(foreign));
+}
+
+TEST(Spool, ASegmentBeingReplayedIsNotAdoptedTwice)
+{
+    const std::string foreign = dir + "/seg-1-1000-3.mts";
+    write_file(foreign, encode_all(records(0, 3)));
+    spool = open();
+    auto taken = spool->take();
+    CHECK(taken.has_value());
+    Spool* other = open();  // another process would see it the same way
+    CHECK(!other->take().has_value());
+    spool->done(std::move(*taken), {});
+    delete other;
+}
+
+TEST(Spool, OwnSegmentsFirstThenForeignOnesOldestFirst)
+{
+    write_file(dir + "/seg-2-5000-1.mts", encode_all(records(20, 22)), 1600000200);
+    write_file(dir + "/seg-1-9000-1.mts", encode_all(records(10, 12)), 1600000100);
+    spool = open();
+    spool->append(records(0, 2));
+    CHECK_EQUAL(names(0, 2) + "," + names(10, 12) + "," + names(20, 22), names(take_everything(spool)));
+}
+
+TEST(Spool, ForeignSegmentNotDeliveredStaysFirstInLine)
+{
+    const std::string foreign = dir + "/seg-1-1000-4.mts";
+    write_file(foreign, encode_all(records(0, 4)));
+    spool = open();
+    auto taken = spool->take();
+    CHECK_EQUAL(foreign, taken->path);
+    std::vector<Delivery> rest(taken->records.begin() + 1, taken->records.end());
+    spool->done(std::move(*taken), rest);
+    spool->append(records(4, 5));
+    CHECK_EQUAL(names(1, 5), names(take_everything(spool)));
+}
+
+TEST(Spool, CorruptAndTruncatedBytesInAnAdoptedSegmentAreSkippedAndLogged)
+{
+    const std::string garbage = "this is not a record\x01\x02\x03";
+    const std::string torn = encode_spool_record(record(9)).substr(0, 30);
+    write_file(dir + "/seg-1-1000-5.mts",
+               encode_all(records(0, 2)) + garbage + encode_all(records(2, 4)) + torn);
+    spool = open();
+    const std::vector<Delivery> all = take_everything(spool);
+    CHECK_EQUAL(names(0, 4), names(all));
+    CHECK_EQUAL(garbage.size() + torn.size(), spool->counters().corrupt_bytes.load());
+    CHECK_EQUAL(1u, log.count("MT0207"));
+    CHECK_TEXT(log.all().find("skipped " + std::to_string(garbage.size() + torn.size())) != std::string::npos,
+               log.all().c_str());
+    CHECK_EQUAL(0u, files_in(dir).size());
+}
+
+TEST(Spool, OtherFilesInTheDirectoryAreLeftAlone)
+{
+    write_file(dir + "/notes.txt", encode_all(records(0, 1)));
+    write_file(dir + "/seg-1-1000-6.tmp", encode_all(records(0, 1)));
+    spool = open();
+    CHECK(!spool->take().has_value());
+    CHECK_EQUAL(2u, files_in(dir).size());
+}
+
+// The dispatcher replays the spool through its transport: batches of one
+// endpoint up to the records' batch size and under 1 MiB of body, in order.
+namespace {
+
+struct Recorder {
+    std::mutex mutex;
+    std::vector<mapptrack::OutboundRequest> requests;
+};
+
+class RecordingTransport : public mapptrack::Transport {
+public:
+    explicit RecordingTransport(std::shared_ptr<Recorder> recorder) : recorder_(std::move(recorder)) {}
+    mapptrack::OutboundResponse perform(const mapptrack::OutboundRequest& request) override
+    {
+        {
+            std::lock_guard<std::mutex> lock(recorder_->mutex);
+            recorder_->requests.push_back(request);
+        }
+        mapptrack::OutboundResponse r;
+        r.outcome = mapptrack::OutboundResponse::Outcome::Answered;
+        r.status = 200;
+        return r;
+    }
+
+private:
+    std::shared_ptr<Recorder> recorder_;
+};
+
+}  // namespace
+
+TEST(Spool, ReplayedBatchesStayUnderOneMebibyteInOrder)
+{
+    spool = open(64 << 20);
+    std::vector<Delivery> long_ones = records(0, 400, 6300);
+    for (Delivery& d : long_ones)
+        d.options.batch_size = 1000;
+    spool->append(long_ones);
+    auto recorder = std::make_shared<Recorder>();
+    mapptrack::DispatcherOptions options;
+    options.threads = 1;
+    options.spool = spool;
+    options.drain_deadline = std::chrono::milliseconds(2000);
+    mapptrack::Dispatcher* d = mapptrack::Dispatcher::start(
+        options,
+        [recorder](const std::atomic<bool>*) -> std::unique_ptr<mapptrack::Transport> {
+            return std::make_unique<RecordingTransport>(recorder);
+        },
+        Logger{&record_log, &log});
+    CHECK(d != nullptr);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    std::size_t lines = 0;
+    while (std::chrono::steady_clock::now() < until) {
+        {
+            std::lock_guard<std::mutex> lock(recorder->mutex);
+            lines = 0;
+            for (const auto& r : recorder->requests)
+                lines += static_cast<std::size_t>(std::count(r.body.begin(), r.body.end(), '\n')) + 1;
+        }
+        if (lines >= 400)
+            break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    CHECK(mapptrack::Dispatcher::stop(d));
+    CHECK_EQUAL(400u, lines);
+    std::string all;
+    for (const auto& r : recorder->requests) {
+        CHECK(r.post);
+        CHECK(r.body.size() < (std::size_t(1) << 20));
+        all += (all.empty() ? "" : "\n") + r.body;
+    }
+    CHECK(recorder->requests.size() >= 3);
+    std::string expected;
+    for (const Delivery& d2 : records(0, 400, 6300))
+        expected += (expected.empty() ? "" : "\n") + d2.line;
+    CHECK(expected == all);
+    CHECK_EQUAL(0u, files_in(dir).size());
+}
+
+// A new segment is visible before its owner locks it. Another process looking
+// for orphaned segments (here a thread with its own open file descriptions,
+// which flock() treats like another process) may lock it first, find it empty
+// and delete it: the owner must then write to another file, not lose hits.
+TEST(Spool, ANewSegmentTakenByAnotherProcessBeforeItIsLockedLosesNothing)
+{
+    spool = open(1 << 20, 1);  // every append seals its segment: a new file each time
+    std::atomic<bool> stop{false};
+    std::atomic<long> adopted{0};
+    std::atomic<long> adopted_empty{0};
+    std::thread adopter([&] {
+        while (!stop.load()) {
+            for (const std::string& name : files_in(dir)) {
+                const std::string path = dir + "/" + name;
+                const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+                if (fd < 0)
+                    continue;
+                struct stat st;
+                if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0 && st.st_nlink > 0) {
+                    std::string data(static_cast<std::size_t>(st.st_size), '\0');
+                    if (pread(fd, &data[0], data.size(), 0) == st.st_size) {
+                        std::size_t skipped = 0;
+                        const long n = static_cast<long>(decode_spool_records(data, &skipped).size());
+                        adopted += n;
+                        adopted_empty += n == 0;
+                    }
+                    unlink(path.c_str());
+                }
+                close(fd);
+            }
+        }
+    });
+    long appended = 0;
+    long taken_back = 0;
+    for (int i = 0; i < 10000; ++i) {
+        appended += static_cast<long>(spool->append({record(i)}));
+        if (auto taken = spool->take()) {
+            taken_back += static_cast<long>(taken->records.size());
+            spool->done(std::move(*taken), {});
+        }
+    }
+    stop = true;
+    adopter.join();
+    for (const Delivery& d : take_everything(spool)) {
+        (void)d;
+        ++taken_back;
+    }
+    CHECK_EQUAL_TEXT(0u, log.count("MT0205"), log.all().c_str());
+    CHECK_EQUAL(10000L, appended);
+    // The owner's locked segments are never adopted; every record comes back once.
+    CHECK_EQUAL(0L, adopted.load());
+    CHECK_EQUAL(appended, taken_back);
+}
+
+TEST(Spool, ReplayedSingleGetRecordsStaySingleGetsWithTheirCookies)
+{
+    spool = open();
+    std::vector<Delivery> mixed = records(0, 4);  // batch size 50
+    mixed[1].options.batch_size = 1;             // a single-GET vhost, same endpoint
+    mixed[2].options.batch_size = 1;
+    spool->append(mixed);
+    auto recorder = std::make_shared<Recorder>();
+    mapptrack::DispatcherOptions options;
+    options.threads = 1;
+    options.spool = spool;
+    mapptrack::Dispatcher* d = mapptrack::Dispatcher::start(
+        options,
+        [recorder](const std::atomic<bool>*) -> std::unique_ptr<mapptrack::Transport> {
+            return std::make_unique<RecordingTransport>(recorder);
+        },
+        Logger{&record_log, &log});
+    CHECK(d != nullptr);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < until && !files_in(dir).empty())
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(mapptrack::Dispatcher::stop(d));
+    // n0 (POST: a batch of one), n1 and n2 (GETs with cookies), n3 (POST)
+    CHECK_EQUAL(4u, recorder->requests.size());
+    const auto& r = recorder->requests;
+    CHECK(r[0].post && r[0].body == mixed[0].line);
+    CHECK(!r[1].post && r[1].url == mixed[1].endpoint + "/" + mixed[1].line);
+    CHECK(!r[2].post && r[2].url == mixed[2].endpoint + "/" + mixed[2].line);
+    CHECK(r[3].post && r[3].body == mixed[3].line);
+    bool cookie = false;
+    for (const std::string& h : r[1].headers)
+        cookie = cookie || h == "Cookie: " + mixed[1].cookies;
+    CHECK(cookie);
+}

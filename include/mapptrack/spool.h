@@ -27,7 +27,7 @@ std::vector<Delivery> decode_spool_records(std::string_view data, std::size_t* s
 struct SpoolOptions {
     std::string dir;
     std::uint64_t max_bytes = 256ull << 20;   // all segments together
-    std::uint64_t segment_bytes = 0;          // 0: max_bytes / 16, at least 64 KiB
+    std::uint64_t segment_bytes = 0;          // 0: max_bytes / 16, 4 KiB to 8 MiB
 };
 
 struct SpoolCounters {
@@ -96,6 +96,8 @@ private:
     std::vector<Segment> sealed_;      // this process's finished segments, oldest first
     std::optional<Segment> current_;   // being appended to
     std::uint64_t foreign_bytes_ = 0;  // segments of other processes, as last seen
+    std::int64_t next_foreign_scan_ms_ = 0;
+    void scan_foreign_bytes_locked(std::uint64_t incoming);
     unsigned sequence_ = 0;
     std::atomic<bool> pending_{true};  // look for left-over segments at start
     SpoolCounters counters_;

@@ -170,7 +170,8 @@ std::vector<Delivery> decode_spool_records(std::string_view data, std::size_t* s
 
 Spool::Spool(const SpoolOptions& options, Logger log) : options_(options), log_(log) {
     if (options_.segment_bytes == 0) {
-        options_.segment_bytes = std::max<std::uint64_t>(options_.max_bytes / 16, 64 * 1024);
+        // Small enough that dropping the oldest segment drops little.
+        options_.segment_bytes = std::clamp<std::uint64_t>(options_.max_bytes / 16, 4 * 1024, 8 << 20);
     }
 }
 
@@ -231,7 +232,36 @@ std::uint64_t Spool::total_bytes_locked() const {
     return total;
 }
 
+// MappTrackSpoolMaxSize is for the directory: what the other processes hold
+// counts too (looked up twice a second, and on every append near the limit).
+void Spool::scan_foreign_bytes_locked(std::uint64_t incoming) {
+    const std::int64_t now = now_ms();
+    if (now < next_foreign_scan_ms_ && (total_bytes_locked() + incoming) * 4 < options_.max_bytes * 3) return;
+    next_foreign_scan_ms_ = now + 500;
+    std::uint64_t foreign = 0;
+    if (DIR* dir = opendir(options_.dir.c_str())) {
+        while (const dirent* entry = readdir(dir)) {
+            const std::string name = entry->d_name;
+            if (name.rfind("seg-", 0) != 0 || name.rfind(own_prefix(), 0) == 0) continue;
+            struct stat st;
+            if (stat((options_.dir + "/" + name).c_str(), &st) == 0) {
+                foreign += static_cast<std::uint64_t>(st.st_size);
+            }
+        }
+        closedir(dir);
+    }
+    foreign_bytes_ = foreign;
+}
+
 void Spool::make_room_locked(std::uint64_t incoming) {
+    scan_foreign_bytes_locked(incoming);
+    // Only this process's own segments can be dropped; the one being written
+    // goes too when nothing older is left.
+    if (sealed_.empty() && current_ && current_->records > 0 &&
+        total_bytes_locked() + incoming > options_.max_bytes) {
+        sealed_.push_back(*current_);
+        current_.reset();
+    }
     while (total_bytes_locked() + incoming > options_.max_bytes && !sealed_.empty()) {
         const Segment oldest = sealed_.front();
         sealed_.erase(sealed_.begin());

@@ -531,10 +531,6 @@ def test_queue_overflow_with_full_spool_drops_counted_memory_bounded(httpd, trac
     assert all(got[mk] == 1 for mk in served if mk in got)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "module bug: each child counts other processes' segments (foreign_bytes_) only when it "
-    "scans the directory in Spool::take(), i.e. when its own spool is empty; while the track "
-    "server is down that never happens, so every child fills MappTrackSpoolMaxSize by itself"))
 def test_spool_size_limit_holds_for_all_children_together(httpd, track_server):
     """MappTrackSpoolMaxSize is for the directory (design: 'all segments together'),
     not for each child: several children writing at once must not pass it."""

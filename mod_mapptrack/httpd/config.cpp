@@ -460,7 +460,7 @@ int check_config(apr_pool_t*, apr_pool_t*, apr_pool_t* ptemp, server_rec* main_s
                    : apr_stat(&info, parent, APR_FINFO_TYPE, ptemp) != APR_SUCCESS || info.filetype != APR_DIR) {
             ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, main_server,
                          "MT0016: MappTrackSpoolDir %s cannot be used: %s", dir,
-                         exists ? "it is not a directory" : "its parent directory does not exist");
+                         exists ? "it is not a directory" : "its parent is not an existing directory");
             rv = HTTP_INTERNAL_SERVER_ERROR;
         }
     }

@@ -677,7 +677,7 @@ def test_spool_dir_that_cannot_be_made_fails_configtest(httpd, where):
     print(f"\n[{where}] {out.strip()}")
     assert not ok
     assert re.search(rf"MT0016: MappTrackSpoolDir {re.escape(path)} cannot be used: "
-                     r"(its parent directory does not exist|it is not a directory)", out), out
+                     r"(its parent is not an existing directory|it is not a directory)", out), out
     # without a spool (size 0) the directory is not used at all
     ok, out = httpd.configtest(tracking() + f'MappTrackSpoolDir "{path}"\nMappTrackSpoolMaxSize 0\n')
     assert ok, out

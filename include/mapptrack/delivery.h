@@ -20,6 +20,9 @@ struct Delivery {
     std::string cookies;   // the visitor's Mapp cookies (sent with single GETs)
     DeliveryOptions options;
     std::int64_t queued_ms = 0;
+    // Hash of the visitor (ever-ID, else IP and user agent): all hits of one
+    // visitor go through the same delivery thread, so they stay in order.
+    std::uint64_t visitor = 0;
 };
 
 }  // namespace mapptrack

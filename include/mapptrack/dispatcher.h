@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <vector>
 
 #include "mapptrack/delivery.h"
 #include "mapptrack/log.h"
@@ -56,7 +57,7 @@ public:
     }
 
     const Metrics& metrics() const { return metrics_; }
-    std::size_t queued_now() const { return queue_.size(); }
+    std::size_t queued_now() const;
 
 private:
     struct Worker;
@@ -73,7 +74,9 @@ private:
     DispatcherOptions options_;
     TransportFactory factory_;
     Logger log_;
-    DeliveryQueue queue_;
+    // One queue per thread (MappTrackQueueSize shared out): a visitor's hits
+    // always take the same queue and thread.
+    std::vector<std::unique_ptr<DeliveryQueue>> queues_;
     Metrics metrics_;
     std::atomic<std::int64_t> drain_deadline_ms_;
     std::atomic<bool> stopping_{false};

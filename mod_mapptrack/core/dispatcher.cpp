@@ -16,6 +16,7 @@ namespace mapptrack {
 
 struct Dispatcher::Worker {
     Dispatcher* owner = nullptr;
+    std::size_t index = 0;  // its queue
     apr_thread_t* thread = nullptr;
 };
 
@@ -69,8 +70,18 @@ OutboundRequest build_request(const std::vector<Delivery>& batch) {
 }  // namespace
 
 Dispatcher::Dispatcher(const DispatcherOptions& options, TransportFactory factory, Logger log)
-    : options_(options), factory_(std::move(factory)), log_(log), queue_(options.queue_capacity),
-      drain_deadline_ms_(options.drain_deadline.count()), threads_(std::make_unique<Threads>()) {}
+    : options_(options), factory_(std::move(factory)), log_(log),
+      drain_deadline_ms_(options.drain_deadline.count()), threads_(std::make_unique<Threads>()) {
+    const unsigned n = std::max(1u, options.threads);
+    const std::size_t each = std::max<std::size_t>(1, options.queue_capacity / n);
+    for (unsigned i = 0; i < n; ++i) queues_.push_back(std::make_unique<DeliveryQueue>(each));
+}
+
+std::size_t Dispatcher::queued_now() const {
+    std::size_t n = 0;
+    for (const auto& q : queues_) n += q->size();
+    return n;
+}
 
 Dispatcher::~Dispatcher() {
     if (threads_ && threads_->pool) apr_pool_destroy(threads_->pool);
@@ -94,18 +105,19 @@ Dispatcher* Dispatcher::start(const DispatcherOptions& options, TransportFactory
         for (unsigned i = 0; i < std::max(1u, options.threads); ++i) {
             auto worker = std::make_unique<Worker>();
             worker->owner = d;
+            worker->index = i;
             d->running_.fetch_add(1);
             if (apr_thread_create(&worker->thread, nullptr, &DispatcherAccess::thread_main, worker.get(),
                                   d->threads_->pool) != APR_SUCCESS) {
                 d->running_.fetch_sub(1);
                 log(LogLevel::Error, "MT0002: cannot start a delivery thread");
-                continue;
+                break;  // its queue would never drain
             }
             d->threads_->workers.push_back(std::move(worker));
         }
         pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-        if (d->threads_->workers.empty()) {
-            delete d;
+        if (d->threads_->workers.size() != d->queues_.size()) {
+            stop(d);
             return nullptr;
         }
         return d;
@@ -118,7 +130,8 @@ Dispatcher* Dispatcher::start(const DispatcherOptions& options, TransportFactory
 
 DeliveryQueue::PushResult Dispatcher::enqueue(Delivery&& delivery) noexcept {
     // push() leaves `delivery` intact when it refuses it.
-    const auto result = queue_.push(std::move(delivery));
+    DeliveryQueue& queue = *queues_[delivery.visitor % queues_.size()];
+    const auto result = queue.push(std::move(delivery));
     if (result == DeliveryQueue::PushResult::Queued) {
         Metrics::add(metrics_.queued, 1);
     } else if (result == DeliveryQueue::PushResult::Full && options_.spool) {
@@ -131,7 +144,7 @@ DeliveryQueue::PushResult Dispatcher::enqueue(Delivery&& delivery) noexcept {
         Metrics::add(metrics_.dropped_queue_full, 1);
         if (full_log_.allow(now_ms())) {
             log_(LogLevel::Warn,
-                 "MT0201: delivery queue full (" + std::to_string(queue_.capacity()) +
+                 "MT0201: delivery queue full (" + std::to_string(options_.queue_capacity) +
                      " hits): new hits are dropped; " +
                      std::to_string(metrics_.dropped_queue_full.load()) +
                      " dropped so far. Is the track server slow? Raise MappTrackQueueSize or MappTrackThreads");
@@ -140,13 +153,14 @@ DeliveryQueue::PushResult Dispatcher::enqueue(Delivery&& delivery) noexcept {
     return result;
 }
 
-void Dispatcher::run(Worker&) noexcept {
+void Dispatcher::run(Worker& worker) noexcept {
+    DeliveryQueue& queue = *queues_[worker.index];
     try {
         std::unique_ptr<Transport> transport = factory_(&abort_);
         while (!abort_.load()) {
-            std::vector<Delivery> batch = queue_.pop_batch(std::chrono::milliseconds(100));
+            std::vector<Delivery> batch = queue.pop_batch(std::chrono::milliseconds(100));
             if (batch.empty()) {
-                if (stopping_.load() && queue_.size() == 0) break;
+                if (stopping_.load() && queue.size() == 0) break;
                 replay(*transport);
                 continue;
             }
@@ -157,7 +171,7 @@ void Dispatcher::run(Worker&) noexcept {
                 continue;
             }
             deliver(*transport, batch);
-            if (queue_.size() < queue_.capacity() / 2) replay(*transport);
+            if (queue.size() < queue.capacity() / 2) replay(*transport);
         }
     } catch (...) {
         log_(LogLevel::Error, "MT0004: a delivery thread failed unexpectedly and stopped");
@@ -309,7 +323,7 @@ void Dispatcher::replay(Transport& transport) {
 bool Dispatcher::stop(Dispatcher* d) noexcept {
     if (!d) return true;
     d->stopping_.store(true);
-    d->queue_.close();
+    for (auto& q : d->queues_) q->close();
     const auto wait_for_threads = [d](std::int64_t ms) {
         const std::int64_t until = now_ms() + ms;
         while (d->running_.load() > 0 && now_ms() < until) apr_sleep(apr_time_from_msec(10));
@@ -322,10 +336,13 @@ bool Dispatcher::stop(Dispatcher* d) noexcept {
     }
     std::vector<Delivery> left;
     try {
-        left = d->queue_.take_all(std::chrono::milliseconds(100));
+        for (auto& q : d->queues_) {
+            std::vector<Delivery> some = q->take_all(std::chrono::milliseconds(100));
+            for (Delivery& x : some) left.push_back(std::move(x));
+        }
     } catch (...) {
     }
-    const std::size_t unknown = d->queue_.size();  // could not be taken (lock held)
+    const std::size_t unknown = d->queued_now();  // could not be taken (lock held)
     if (!left.empty() || unknown > 0) {
         const bool spooled = !left.empty() && d->to_spool(left, 200);
         const std::size_t lost = (spooled ? 0 : left.size()) + unknown;

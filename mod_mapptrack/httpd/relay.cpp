@@ -85,6 +85,8 @@ int fall_back(request_rec* r, const DirConfig* conf, const RelayRoute& route, co
         lines.push_back(add_client_to_line("wt?" + query, agent, ip));
     }
     const DeliveryOptions options = delivery_options(r->server);
+    const auto eid = find_cookie(cookies, "wtstp_eid");
+    const std::uint64_t visitor = visitor_hash(eid ? std::string(*eid) : std::string(), ip, agent);
     Dispatcher* d = dispatcher();
     const char* outcome = "skipped:track-server-failed";
     for (std::string& line : lines) {
@@ -94,6 +96,7 @@ int fall_back(request_rec* r, const DirConfig* conf, const RelayRoute& route, co
         delivery.cookies = mapp_cookie_header(cookies);
         delivery.options = options;
         delivery.queued_ms = now_ms();
+        delivery.visitor = visitor;
         if (d && d->enqueue(std::move(delivery)) == DeliveryQueue::PushResult::Queued) outcome = "queued";
     }
     apr_table_setn(r->subprocess_env, "MAPPTRACK", outcome);

@@ -155,6 +155,10 @@ Hit build_hit(request_rec* orig, request_rec* last, const DirConfig* conf, const
     return hit;
 }
 
+std::uint64_t visitor_hash(const std::string& ever_id, const std::string& ip, const std::string& agent) {
+    return std::hash<std::string>{}(ever_id.empty() ? ip + '\n' + agent : ever_id);
+}
+
 DeliveryOptions delivery_options(const server_rec* s) {
     const ServerConfig* sconf = server_config(s);
     DeliveryOptions options;
@@ -173,6 +177,7 @@ Delivery make_delivery(const request_rec* last, const DirConfig* conf, const Hit
     if (!hit.anonymous) delivery.cookies = mapp_cookie_header(cookies);
     delivery.options = delivery_options(last->server);
     delivery.queued_ms = now_ms();
+    delivery.visitor = visitor_hash(hit.ever_id, hit.ip, hit.user_agent);
     return delivery;
 }
 

@@ -2,6 +2,7 @@
 // Hit and Delivery built from the request (owned copies, nothing from r->pool).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,9 @@ inline request_rec* last_request(request_rec* r) {
 // The hit for the page `last` served to the request `orig` (time, URL and
 // headers as the visitor sent them; configuration of what was served).
 Hit build_hit(request_rec* orig, request_rec* last, const DirConfig* conf, const RequestNote& who);
+
+// Which delivery thread a visitor's hits take (Delivery::visitor).
+std::uint64_t visitor_hash(const std::string& ever_id, const std::string& ip, const std::string& agent);
 
 // Timeout, batching and proxy for deliveries of this server (MappTrack… S V).
 DeliveryOptions delivery_options(const server_rec* s);

@@ -578,9 +578,12 @@ TEST(Dispatcher, StopWithAHangingTrackServerReturnsByTheDeadlineAndCountsTheRest
     DispatcherOptions o = fast_options(2);
     o.drain_deadline = milliseconds(300);
     start(o);
-    for (int i = 0; i < 10; ++i)
-        dispatcher->enqueue(hit(kEndpoint, "wt?n=" + std::to_string(i)));
-    // Both threads are stuck in a transfer; 8 hits wait in the queue.
+    for (int i = 0; i < 10; ++i) {
+        Delivery d = hit(kEndpoint, "wt?n=" + std::to_string(i));
+        d.visitor = static_cast<std::uint64_t>(i);  // ten visitors: both threads get some
+        dispatcher->enqueue(std::move(d));
+    }
+    // Both threads are stuck in a transfer; 8 hits wait in the queues.
     CHECK(wait_until([&] { return server->count() == 2; }));
 
     long ms = stop();
@@ -594,6 +597,28 @@ TEST(Dispatcher, StopWithAHangingTrackServerReturnsByTheDeadlineAndCountsTheRest
     CHECK_TEXT(log.lost_seen.load() >= 8,
                ("lost_at_stop seen: " + std::to_string(log.lost_seen.load())).c_str());
     CHECK(log.lost_seen.load() <= 10);
+}
+
+TEST(Dispatcher, OneVisitorsHitsTakeOneThreadInOrder)
+{
+    FakeServer* s = server.get();
+    server->respond = [s](const OutboundRequest&, std::size_t, const std::atomic<bool>*) {
+        std::this_thread::sleep_for(milliseconds(2));  // let the other thread race
+        (void)s;
+        return answered(200);
+    };
+    start(fast_options(4));
+    for (int i = 0; i < 40; ++i) {
+        Delivery d = hit(kEndpoint, "wt?n=" + std::to_string(i));
+        d.visitor = 42;
+        dispatcher->enqueue(std::move(d));
+    }
+    CHECK(wait_until([&] { return metrics().delivered.load() == 40; }));
+    std::vector<OutboundRequest> requests = server->snapshot();
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+        STRCMP_EQUAL((std::string(kEndpoint) + "/wt?n=" + std::to_string(i)).c_str(), requests[i].url.c_str());
+    }
+    stop();
 }
 
 TEST(Dispatcher, ShorterDrainDeadlineSetLaterIsTheOneStopHonours)

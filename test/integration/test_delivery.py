@@ -515,9 +515,14 @@ def test_queue_overflow_with_full_spool_drops_counted_memory_bounded(httpd, trac
           f"({nchildren} children); child RSS {base_max} KiB before, peak "
           f"{max(peak.values())} KiB (+{growth} KiB, bound +{bound_kib} KiB)")
     assert len(served) == 4000
-    assert out["skipped:queue-full"] > 0, "drops are counted in MAPPTRACK=skipped:queue-full"
+    # Dropped hits are counted: refused at the request (MAPPTRACK=skipped:queue-full)
+    # and/or dropped as the oldest of the full spool (MT0204 "... N so far").
+    spool_drops = [int(x) for x in re.findall(r"MT0204: .*?(\d+) so far", httpd.error_log())]
+    assert out["skipped:queue-full"] + max(spool_drops, default=0) > 0, "drops are counted"
     assert out["queued"] + out["skipped:queue-full"] == len(served), out
-    assert growth <= bound_kib, f"child memory grew by {growth} KiB"
+    # ASan keeps freed memory in its quarantine (up to 256 MB): RSS says nothing there.
+    if os.environ.get("MAPPTRACK_SANITIZE") != "1":
+        assert growth <= bound_kib, f"child memory grew by {growth} KiB"
     # What survived in the queues and the spool arrives once the track server is back.
     track_server.up()
     assert wait_quiet(track_server, spool, quiet=2.0, timeout=60), spool_files(spool)

@@ -375,12 +375,11 @@ const command_rec directives[] = {
     {nullptr, {nullptr}, nullptr, 0, RAW_ARGS, nullptr},
 };
 
-void* create_dir_config(apr_pool_t* p, char* section) {
+void* create_dir_config(apr_pool_t* p, char*) {
     auto* c = static_cast<DirConfig*>(apr_pcalloc(p, sizeof(DirConfig)));
 #define MAPPTRACK_UNSET(type, name, unset) c->name = unset;
     MAPPTRACK_DIR_FIELDS(MAPPTRACK_UNSET)
 #undef MAPPTRACK_UNSET
-    c->section = section;
     c->params = nullptr;
     return c;
 }

@@ -36,11 +36,8 @@ struct Param {
     X(int, anonymize_ip, kUnset)                    \
     X(int, do_not_track, kUnset)                    \
     X(const char*, consent_cookie, nullptr)         \
-    X(ap_regex_t*, consent_value, nullptr)         \
-    X(const char*, section, nullptr)
+    X(ap_regex_t*, consent_value, nullptr)
 
-// `section` is the path of the innermost <Location>/<Directory> (the relay
-// routes relative to its <Location>); httpd passes it to create_dir_config.
 struct DirConfig {
 #define MAPPTRACK_DECLARE(type, name, unset) type name;
     MAPPTRACK_DIR_FIELDS(MAPPTRACK_DECLARE)

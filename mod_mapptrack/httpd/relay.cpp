@@ -131,8 +131,11 @@ int relay(request_rec* r) {
     const std::size_t question = target.find('?');
     const std::string raw_path(target.substr(0, question));
     const std::string raw_query(question == std::string_view::npos ? std::string_view() : target.substr(question + 1));
-    // Routed relative to the <Location> that set the handler.
-    std::string_view location = conf->section ? conf->section : "";
+    // Routed relative to the <Location> that set the handler: core's record of
+    // the innermost section with core directives (SetHandler is one).
+    const auto* core = static_cast<const core_dir_config*>(ap_get_core_module_config(r->per_dir_config));
+    const char* section = core && core->d && !core->r ? core->d : nullptr;
+    std::string_view location = section ? section : "";
     while (!location.empty() && location.back() == '/') location.remove_suffix(1);
     if (location.empty() || location.front() != '/' ||
         std::strncmp(r->uri, location.data(), location.size()) != 0) {
@@ -140,7 +143,7 @@ int relay(request_rec* r) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                           "MT0304: SetHandler %s must be set in a <Location /path> that the relayed "
                           "URLs start with (here: %s); %s is not relayed",
-                          kHandler, conf->section ? conf->section : "no section", r->uri);
+                          kHandler, section ? section : "no plain <Location>", r->uri);
         }
         return refuse(r, HTTP_NOT_FOUND, "not a relay location");
     }

@@ -123,6 +123,24 @@ def test_each_path_form_is_relayed(httpd, track_server):
     assert len(track_server.requests()) == len(forms)
 
 
+def test_location_with_only_sethandler_uses_the_servers_ids_and_domain(httpd, track_server):
+    """The usual setup: IDs and domain for the whole vhost, the <Location> only sets the handler."""
+    httpd.start(f"""
+MappTrackId {ID1}
+MappTrackDomain @TRACK@
+MappTrackBatchSize 1
+<Location /analytics/>
+    SetHandler mapptrack-proxy
+</Location>
+""")
+    m = marker()
+    assert_gif(httpd.get(f"/analytics/{ID1}/wt?{query(m)}"))
+    (req,) = received(track_server, m)
+    assert req.path == f"/{ID1}/wt"
+    r = httpd.get(f"/analytics/{ID1}/wt/extra?{query(marker())}")
+    assert r.status == 404
+
+
 def test_batch_post_body_is_relayed_byte_for_byte(httpd, track_server):
     httpd.start(relay_conf())
     m = marker()

@@ -1,5 +1,6 @@
 """Lifecycle: restarts and stops under load lose no hit and crash nothing (design §2, §8)."""
 
+import os
 import threading
 import time
 
@@ -91,6 +92,12 @@ def test_graceful_stop_under_load(httpd, track_server):
 
 
 def test_hard_stop_under_load(httpd, track_server):
+    if httpd.mpm == "event" and os.environ.get("MAPPTRACK_SANITIZE") == "1":
+        # httpd's event MPM can crash in its own SIGTERM path (conftest.httpd_event_stop_race).
+        # The harness tells that crash from ours by the core's backtrace, but under ASan
+        # httpd's SIGSEGV handler replaces ASan's and no core is written: nothing to tell
+        # them apart by. The release build runs this test under every MPM.
+        pytest.skip("event MPM SIGTERM race cannot be told apart from a module crash under ASan")
     httpd.start(CONF)
     with Load(httpd) as load:
         load.wait_for(30)

@@ -127,6 +127,7 @@ def test_httpd_harness_flags_unexpected_and_fatal_lines(httpd):
     httpd.expect_log(r"AH01630")
     assert httpd.log_problems() == []
     httpd.stop()
+    httpd.hard_signal_sent = False  # a crash outside a hard stop: never excused
     with open(os.path.join(httpd.root, "logs", "error.log"), "a") as f:
         f.write("[x] [core:notice] [pid 1:tid 1] AH00052: child pid 9 exit signal "
                 "Segmentation fault (11)\n")

@@ -17,9 +17,11 @@ struct DeliveryOptions {
 struct Delivery {
     std::string endpoint;  // {domain}/{ids}
     std::string line;      // wt?p=…&eor=1
-    std::string cookies;   // the visitor's Mapp cookies (sent with single GETs)
+    std::string cookies;   // the visitor's Mapp cookies; only kept for single GETs (batch size 1)
+    // Not stored in the spool: resolved from the current configuration on replay.
     DeliveryOptions options;
     std::int64_t queued_ms = 0;
+    unsigned attempts = 0;  // failed attempts so far (kept in the spool)
     // Hash of the visitor (ever-ID, else IP and user agent): all hits of one
     // visitor go through the same delivery thread, so they stay in order.
     std::uint64_t visitor = 0;

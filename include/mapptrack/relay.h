@@ -6,12 +6,20 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <optional>
 #include <vector>
+
+#include "mapptrack/hit_line.h"
 
 namespace mapptrack {
 
 inline constexpr std::size_t kRelayMaxUri = 16 * 1024;         // 414 above
-inline constexpr std::size_t kRelayMaxBody = 1024 * 1024;      // 413 above
+
+// What one relayed request may carry (MappTrackRelayMaxLines, MappTrackRelayMaxBody).
+struct RelayLimits {
+    std::size_t max_lines = 100;          // hit lines in one batch body; 413 above
+    std::size_t max_body = 256 * 1024;    // bytes of one body; 413 above
+};
 
 struct RelayRoute {
     int status = 0;          // 0: relay; otherwise the HTTP status to refuse with
@@ -43,6 +51,39 @@ std::string rewrite_cookie_domain(std::string_view set_cookie, std::string_view 
 // hits the relay queues when the track server cannot be reached.
 std::string add_client_to_line(std::string_view line, std::string_view user_agent,
                                std::string_view ip);
+
+// A relayed batch body split into hit lines ('\n' or "\r\n" separated, empty
+// lines ignored), each checked with parse_hit_line. `status` 413 when the body
+// has more than `limits.max_lines` non-empty lines (then `lines` is empty);
+// lines that do not parse are left out and counted in `refused`; 400 when
+// none is left.
+struct RelayBody {
+    int status = 0;
+    std::vector<HitLine> lines;
+    std::size_t refused = 0;
+};
+RelayBody split_relay_body(std::string_view body, const RelayLimits& limits);
+
+// The track server's Set-Cookie as the visitor may get it: only Mapp cookie
+// names (is_mapp_cookie_name), a value of cookie-octets only (RFC 6265: no
+// CTL, space, '"', ',', ';', '\\'), `Path=/` whatever the track server said,
+// Domain replaced by `domain` (or dropped when empty), and of the other
+// attributes only Max-Age, Expires, Secure, HttpOnly and SameSite with clean
+// values. nullopt: not relayed.
+std::optional<std::string> relay_set_cookie(std::string_view set_cookie, std::string_view domain);
+
+// Bodies the relay passes back: images, text/plain and JSON. Anything else
+// (text/html, JavaScript, SVG) is not served from the site's origin.
+bool is_relayable_content_type(std::string_view content_type);
+
+// A redirect target the relay passes back: an absolute http(s) URL whose host
+// is `site_host` (the request's host, without port) or `track_host`, or a path
+// on the site ("/…", not "//…"). No control characters, no user info.
+bool is_allowed_redirect(std::string_view location, std::string_view site_host,
+                         std::string_view track_host);
+
+// Headers every relay answer carries.
+inline constexpr char kRelayContentSecurityPolicy[] = "default-src 'none'; frame-ancestors 'none'; sandbox";
 
 // The 1×1 transparent GIF (43 bytes) answered when the track server is down.
 std::string_view transparent_gif();

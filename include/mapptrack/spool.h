@@ -17,12 +17,32 @@
 
 namespace mapptrack {
 
-// One record: "MTS1" | payload length (u32 LE) | CRC-32 of payload (u32 LE) | payload.
+// One record: "MTS2" | payload length (u32 LE) | CRC-32 of payload (u32 LE) | payload,
+// payload = endpoint, line, cookies (each u32 length + bytes), queued_ms (u64),
+// visitor (u64), attempts (u32). Where, how long and through which proxy it is
+// sent is not stored: the current configuration decides that on replay.
 std::string encode_spool_record(const Delivery& delivery);
 
-// Decodes the records of a segment. Corrupt or torn stretches are skipped to
-// the next valid record; `skipped_bytes` says how much was skipped.
+// Decodes the records of a segment ("MTS1" records of earlier versions too;
+// their proxy, timeout and batch fields are ignored). Corrupt or torn
+// stretches are skipped to the next valid record; `skipped_bytes` says how
+// much was skipped. Decoded records have default DeliveryOptions.
 std::vector<Delivery> decode_spool_records(std::string_view data, std::size_t* skipped_bytes);
+
+// A replayed record is only sent when it is well formed: the endpoint is
+// `http(s)://host[:port][/path]/{ids}` (parse_track_domain, parse_track_ids),
+// the line passes parse_hit_line, and the cookies are a clean Mapp cookie
+// header (only Mapp names, no CR, LF or NUL). `*why` says what is wrong.
+bool is_valid_spool_record(const Delivery& record, std::string* why);
+
+// Prepares the spool directory at start (as root, before the children run as
+// `owner`): creates it (mode 0700, owned by owner:group) when missing, never
+// following a symlink (the last component must not be a symlink). An existing
+// directory must be owned by `owner` (or be created by us) and must not be
+// group- or world-writable. nullopt: usable; otherwise the reason, saying
+// what to do ("chown www-data /var/…", "chmod 0700 …").
+std::optional<std::string> prepare_spool_directory(const std::string& dir, unsigned owner,
+                                                   unsigned group);
 
 struct SpoolOptions {
     std::string dir;
@@ -35,6 +55,7 @@ struct SpoolCounters {
     std::atomic<std::uint64_t> replayed{0};       // records read back for delivery
     std::atomic<std::uint64_t> dropped_full{0};   // records removed because the spool was full
     std::atomic<std::uint64_t> corrupt_bytes{0};  // bytes skipped while reading
+    std::atomic<std::uint64_t> refused_files{0};  // segment-named entries not read (not a regular file of ours, too large)
 };
 
 class Spool {

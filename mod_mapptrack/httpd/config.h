@@ -54,7 +54,10 @@ struct DirConfig {
     X(long, queue_size, kUnset)                     \
     X(int, retries, kUnset)                         \
     X(const char*, spool_dir, nullptr)              \
-    X(long long, spool_max_bytes, kUnset)
+    X(long long, spool_max_bytes, kUnset)           \
+    X(long, relay_max_lines, kUnset)                \
+    X(long, relay_max_body, kUnset)                 \
+    X(int, max_waiting_workers, kUnset)
 
 struct ServerConfig {
 #define MAPPTRACK_DECLARE(type, name, unset) type name;
@@ -94,6 +97,10 @@ inline unsigned retries(const ServerConfig* c) { return c->retries == kUnset ? 5
 inline unsigned long long spool_max_bytes(const ServerConfig* c) {
     return c->spool_max_bytes == kUnset ? 256ull << 20 : static_cast<unsigned long long>(c->spool_max_bytes);
 }
+inline unsigned long relay_max_lines(const ServerConfig* c) { return c->relay_max_lines == kUnset ? 100 : c->relay_max_lines; }
+inline unsigned long relay_max_body(const ServerConfig* c) { return c->relay_max_body == kUnset ? 256 * 1024 : c->relay_max_body; }
+// MappTrackMaxWaitingWorkers; kUnset: a quarter of MaxRequestWorkers (wait_limit.cpp).
+inline int max_waiting_workers(const ServerConfig* c) { return c->max_waiting_workers; }
 // MappTrackSpoolDir, default <DefaultRuntimeDir>/mapptrack; nullptr when the spool is off.
 const char* spool_dir(apr_pool_t* p, const ServerConfig* c);
 

@@ -1,0 +1,2 @@
+// Hit lines from outside the module (hit_line.h).
+#include "mapptrack/hit_line.h"

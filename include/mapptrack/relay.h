@@ -14,6 +14,7 @@
 namespace mapptrack {
 
 inline constexpr std::size_t kRelayMaxUri = 16 * 1024;         // 414 above
+inline constexpr std::size_t kRelayMaxBody = 16u << 20;        // the hard cap of MappTrackRelayMaxBody
 
 // What one relayed request may carry (MappTrackRelayMaxLines, MappTrackRelayMaxBody).
 struct RelayLimits {

@@ -168,6 +168,15 @@ std::vector<Delivery> decode_spool_records(std::string_view data, std::size_t* s
     return out;
 }
 
+// TODO(spool hardening): placeholder until the checks land.
+bool is_valid_spool_record(const Delivery&, std::string*) { return true; }
+
+std::optional<std::string> prepare_spool_directory(const std::string& dir, unsigned owner, unsigned group) {
+    if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return "cannot create it: " + std::string(std::strerror(errno));
+    if (geteuid() == 0 && chown(dir.c_str(), owner, group) != 0) return "cannot chown it: " + std::string(std::strerror(errno));
+    return std::nullopt;
+}
+
 Spool::Spool(const SpoolOptions& options, Logger log) : options_(options), log_(log) {
     if (options_.segment_bytes == 0) {
         // Small enough that dropping the oldest segment drops little.

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "guard.h"
 #include "lifecycle.h"
+#include "wait_limit.h"
 
 #include <http_core.h>
 #include <http_log.h>
@@ -63,19 +64,16 @@ int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t* ptemp, server_rec* s
             }
             apr_pool_cleanup_register(pconf, nullptr, cleanup_curl, apr_pool_cleanup_null);
             if (const char* dir = spool_dir(ptemp, server_config(s))) {
-                // Made here, as root, for the children that run as User.
-                apr_status_t rv = apr_dir_make_recursive(dir, APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE, ptemp);
-                if (rv == APR_SUCCESS && geteuid() == 0 &&
-                    chown(dir, ap_unixd_config.user_id, ap_unixd_config.group_id) != 0) {
-                    rv = APR_FROM_OS_ERROR(errno);
-                }
-                if (rv != APR_SUCCESS) {
-                    ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
-                                 "MT0016: MappTrackSpoolDir %s cannot be created or given to user %s", dir,
-                                 ap_unixd_config.user_name);
+                // Made or checked here, as root, for the children that run as
+                // User: never through a symlink, never shared with others.
+                if (const auto problem = prepare_spool_directory(dir, ap_unixd_config.user_id,
+                                                                 ap_unixd_config.group_id)) {
+                    ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "MT0016: MappTrackSpoolDir %s cannot be used: %s",
+                                 dir, problem->c_str());
                     return HTTP_INTERNAL_SERVER_ERROR;
                 }
             }
+            create_wait_counter(pconf, s);
             const curl_version_info_data* info = curl_version_info(CURLVERSION_NOW);
             if (!(info->features & CURL_VERSION_ASYNCHDNS)) {
                 ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,

@@ -11,7 +11,8 @@ namespace mapptrack {
 
 using CookieList = std::vector<std::pair<std::string_view, std::string_view>>;
 
-// Splits `a=1; b=2` into name/value pairs (views into `header`), trimming
+// Splits `a=1; b=2` (also `a=1, b=2`: httpd joins repeated Cookie headers
+// with ", ") into name/value pairs (views into `header`), trimming
 // blanks and surrounding quotes of values. Malformed pieces are skipped.
 CookieList parse_cookie_header(std::string_view header);
 

@@ -1,16 +1,26 @@
 // Per-process delivery: a bounded queue served by background APR threads,
-// each with its own transport. Started in child_init, stopped by a pool
-// pre-cleanup that drains with a deadline.
+// each with its own transport, and one redelivery thread for what failed
+// (retries, the spool). Started in child_init, stopped by a pool pre-cleanup
+// that drains with a deadline.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "mapptrack/delivery.h"
+#include "mapptrack/endpoint_health.h"
 #include "mapptrack/log.h"
 #include "mapptrack/metrics.h"
 #include "mapptrack/queue.h"
@@ -19,15 +29,21 @@
 
 namespace mapptrack {
 
+// The delivery options the current configuration has for an endpoint of a
+// replayed spool record, or nullopt when no configuration sends there any
+// more (the record is then dropped and counted, never sent).
+using EndpointResolver = std::function<std::optional<DeliveryOptions>(std::string_view endpoint)>;
+
 struct DispatcherOptions {
     unsigned threads = 2;
     std::size_t queue_capacity = 10000;
     unsigned retries = 5;                              // attempts after the first
-    std::chrono::milliseconds backoff_base{200};       // doubled per retry, with jitter
-    std::chrono::milliseconds backoff_cap{10000};
+    std::chrono::milliseconds backoff_base{200};       // doubled per failure, with jitter
+    std::chrono::milliseconds backoff_cap{10000};      // longest pause between attempts
     std::chrono::milliseconds drain_deadline{5000};    // at stop
-    Spool* spool = nullptr;  // not owned; nullptr: undeliverable hits are lost (counted)
-    std::chrono::milliseconds probe_cap{10000};        // longest pause between probes while failing
+    std::chrono::milliseconds give_up_unresolvable{std::chrono::minutes(10)};
+    Spool* spool = nullptr;  // not owned; nullptr: hits wait in memory, and are lost after `retries`
+    EndpointResolver resolve;  // empty: every well-formed record is sent with default options
 };
 
 // Builds one transport per thread; `abort` is set when the drain deadline passes.
@@ -61,15 +77,37 @@ public:
 
 private:
     struct Worker;
+    struct Threads;
     Dispatcher(const DispatcherOptions& options, TransportFactory factory, Logger log);
     ~Dispatcher();
-    void run(Worker& worker) noexcept;
-    void deliver(Transport& transport, std::vector<Delivery>& batch);
-    bool wait_backoff(unsigned attempt);
-    bool to_spool(const std::vector<Delivery>& batch, int wait_ms = -1) noexcept;
-    void start_failing() noexcept;
-    void replay(Transport& transport);
     friend struct DispatcherAccess;
+
+    // dispatcher.cpp: the delivery threads.
+    void run(Worker& worker) noexcept;
+    // Sends a batch once; returns the hits that need another attempt (none
+    // when delivered or dropped for good). A refused batch of an endpoint
+    // that has delivered before is split, so one bad hit costs only itself.
+    std::vector<Delivery> send(Transport& transport, std::vector<Delivery>&& batch,
+                               std::string* why = nullptr);
+    // After a failed attempt: logs when hits reach MappTrackRetries, and
+    // without a spool (`in_memory`) gives those up. Returns what waits.
+    std::vector<Delivery> after_failure(std::vector<Delivery>&& failed, const std::string& why,
+                                        bool in_memory);
+    // Hits of a failing endpoint wait: in the spool, or without one in the
+    // retry list. Never blocks on the track server.
+    void park(std::vector<Delivery>&& batch) noexcept;
+    bool to_spool(const std::vector<Delivery>& batch, int wait_ms = -1) noexcept;
+
+    // redelivery.cpp: the redelivery thread (retries, spool replay).
+    void run_redelivery() noexcept;
+    void retry_parked(Transport& transport);
+    void replay_spool(Transport& transport);
+    // Tries again what waits, endpoint by endpoint: a failing endpoint's hits
+    // stay (in order), the others go on. Returns the hits still waiting;
+    // `changed` says whether anything was sent or dropped.
+    std::vector<Delivery> redeliver(Transport& transport, std::vector<Delivery>&& records,
+                                    bool from_spool, bool* changed);
+    bool validate_replayed(Delivery& record);
 
     DispatcherOptions options_;
     TransportFactory factory_;
@@ -78,18 +116,30 @@ private:
     // always take the same queue and thread.
     std::vector<std::unique_ptr<DeliveryQueue>> queues_;
     Metrics metrics_;
+    EndpointHealth health_;
     std::atomic<std::int64_t> drain_deadline_ms_;
     std::atomic<bool> stopping_{false};
     std::atomic<bool> abort_{false};
     std::atomic<unsigned> running_{0};
+    std::atomic<unsigned> delivering_{0};  // delivery threads still running
     RateLimit failure_log_{60000};
+    RateLimit recovery_log_{60000};
     RateLimit full_log_{60000};
-    std::atomic<bool> failing_{false};
-    std::atomic<std::int64_t> next_probe_ms_{0};
-    std::atomic<std::int64_t> probe_delay_ms_{0};
-    std::atomic<bool> replaying_{false};
-    std::atomic<std::int64_t> next_scan_ms_{0};
-    struct Threads;
+    RateLimit refused_log_{60000};
+    RateLimit invalid_log_{60000};
+    RateLimit given_up_log_{60000};
+    RateLimit record_log_{60000};
+    RateLimit poison_log_{60000};
+    // Without a spool, hits of failing endpoints wait here (bounded by the
+    // queue capacity); the redelivery thread tries them again.
+    std::mutex parked_mutex_;
+    std::condition_variable parked_wake_;
+    std::deque<Delivery> parked_;
+    bool wake_redelivery_ = false;
+    // Redelivery thread only: endpoints of the spool segments it kept, so a
+    // segment whose endpoints all still fail is not read again.
+    std::unordered_map<std::string, std::set<std::string>> segment_endpoints_;
+    std::int64_t next_scan_ms_ = 0;
     std::unique_ptr<Threads> threads_;
 };
 

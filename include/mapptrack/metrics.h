@@ -15,6 +15,8 @@ struct Metrics {
     std::atomic<std::uint64_t> rejected{0};          // hits dropped on a 4xx
     std::atomic<std::uint64_t> failed{0};            // hits given up after the last retry
     std::atomic<std::uint64_t> lost_at_stop{0};      // hits left when the drain deadline passed
+    std::atomic<std::uint64_t> invalid{0};           // hits that can never be sent (malformed, refused record), dropped
+    std::atomic<std::uint64_t> given_up{0};          // hits for a host that stopped resolving, dropped
 
     static void add(std::atomic<std::uint64_t>& counter, std::uint64_t n) noexcept {
         counter.fetch_add(n, std::memory_order_relaxed);

@@ -20,7 +20,9 @@ struct OutboundRequest {
 };
 
 struct OutboundResponse {
-    enum class Outcome { Answered, ConnectFailed, TimedOut, Aborted, Failed };
+    // Unresolvable: the host name did not resolve. Invalid: the request
+    // could not even be made (malformed URL) and never will be.
+    enum class Outcome { Answered, ConnectFailed, Unresolvable, TimedOut, Aborted, Invalid, Failed };
     Outcome outcome = Outcome::Failed;
     long status = 0;                       // when Answered
     std::string error;                     // human-readable, when not Answered
@@ -78,9 +80,13 @@ private:
     std::vector<std::unique_ptr<Transport>> idle_;
 };
 
-// Delivered (2xx), worth retrying (connect failure, timeout, 408, 429, 5xx),
-// or rejected for good (other statuses).
+// Delivered (2xx), worth retrying (connect failure, unresolvable host,
+// timeout, 408, 429, 5xx), or rejected for good (other statuses, a request
+// that cannot be made).
 enum class Verdict { Delivered, Retry, Rejected };
 Verdict classify(const OutboundResponse& response) noexcept;
+
+// "HTTP 503", or the transport's error text, for log messages.
+std::string describe_outcome(const OutboundResponse& response);
 
 }  // namespace mapptrack

@@ -19,7 +19,10 @@ bool starts_with(std::string_view s, std::string_view prefix) {
 CookieList parse_cookie_header(std::string_view header) {
     CookieList cookies;
     while (!header.empty()) {
-        const std::size_t end = header.find(';');
+        // httpd joins repeated Cookie lines with ", ": a comma separates
+        // cookies too (it is not a cookie-octet), so no site cookie can hide
+        // inside a Mapp cookie's value.
+        const std::size_t end = header.find_first_of(";,");
         std::string_view piece = header.substr(0, end);
         header = end == std::string_view::npos ? std::string_view() : header.substr(end + 1);
         const std::size_t eq = piece.find('=');
@@ -51,7 +54,7 @@ std::string mapp_cookie_header(const CookieList& cookies) {
     for (const auto& [name, value] : cookies) {
         if (!is_mapp_cookie_name(name)) continue;
         // A value that could end the header or the cookie is not passed on.
-        if (value.find_first_of(";\r\n") != std::string_view::npos) continue;
+        if (value.find_first_of(";,\r\n") != std::string_view::npos) continue;
         if (!out.empty()) out += "; ";
         out.append(name);
         out.push_back('=');

@@ -1,5 +1,6 @@
-// Delivery threads: take batches from the queue, send them, retry with
-// backoff, and stop within a deadline when the process ends.
+// Delivery threads: take batches from the queue and send each once; what
+// fails waits for the redelivery thread (redelivery.cpp), so a failing
+// endpoint never holds up another. Stops within a deadline at process end.
 #include "mapptrack/dispatcher.h"
 
 #include <apr_pools.h>
@@ -23,6 +24,7 @@ struct Dispatcher::Worker {
 struct Dispatcher::Threads {
     apr_pool_t* pool = nullptr;  // unmanaged: outlives pchild if a thread hangs
     std::vector<std::unique_ptr<Worker>> workers;
+    apr_thread_t* redelivery = nullptr;
 };
 
 // Lets the C thread entry reach the private loop.
@@ -32,17 +34,16 @@ struct DispatcherAccess {
         worker->owner->run(*worker);
         return nullptr;
     }
+    static void* APR_THREAD_FUNC redelivery_main(apr_thread_t*, void* data) {
+        static_cast<Dispatcher*>(data)->run_redelivery();
+        return nullptr;
+    }
 };
 
 namespace {
 
 // A batch body stays under 1 MiB (as in queue.cpp), also when replayed.
 constexpr std::size_t kMaxBatchBody = 1u << 20;
-
-std::string describe(const OutboundResponse& r) {
-    if (r.outcome == OutboundResponse::Outcome::Answered) return "HTTP " + std::to_string(r.status);
-    return r.error.empty() ? std::string("no answer") : r.error;
-}
 
 OutboundRequest build_request(const std::vector<Delivery>& batch) {
     OutboundRequest request;
@@ -71,6 +72,7 @@ OutboundRequest build_request(const std::vector<Delivery>& batch) {
 
 Dispatcher::Dispatcher(const DispatcherOptions& options, TransportFactory factory, Logger log)
     : options_(options), factory_(std::move(factory)), log_(log),
+      health_(EndpointHealthOptions{options.backoff_base, options.backoff_cap, options.give_up_unresolvable}),
       drain_deadline_ms_(options.drain_deadline.count()), threads_(std::make_unique<Threads>()) {
     const unsigned n = std::max(1u, options.threads);
     const std::size_t each = std::max<std::size_t>(1, options.queue_capacity / n);
@@ -102,21 +104,34 @@ Dispatcher* Dispatcher::start(const DispatcherOptions& options, TransportFactory
         sigset_t all, previous;
         sigfillset(&all);
         pthread_sigmask(SIG_BLOCK, &all, &previous);
+        bool started = true;
         for (unsigned i = 0; i < std::max(1u, options.threads); ++i) {
             auto worker = std::make_unique<Worker>();
             worker->owner = d;
             worker->index = i;
             d->running_.fetch_add(1);
+            d->delivering_.fetch_add(1);
             if (apr_thread_create(&worker->thread, nullptr, &DispatcherAccess::thread_main, worker.get(),
                                   d->threads_->pool) != APR_SUCCESS) {
                 d->running_.fetch_sub(1);
-                log(LogLevel::Error, "MT0002: cannot start a delivery thread");
+                d->delivering_.fetch_sub(1);
+                started = false;
                 break;  // its queue would never drain
             }
             d->threads_->workers.push_back(std::move(worker));
         }
+        if (started) {
+            d->running_.fetch_add(1);
+            if (apr_thread_create(&d->threads_->redelivery, nullptr, &DispatcherAccess::redelivery_main, d,
+                                  d->threads_->pool) != APR_SUCCESS) {
+                d->running_.fetch_sub(1);
+                d->threads_->redelivery = nullptr;
+                started = false;
+            }
+        }
         pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-        if (d->threads_->workers.size() != d->queues_.size()) {
+        if (!started) {
+            log(LogLevel::Error, "MT0002: cannot start a delivery thread");
             stop(d);
             return nullptr;
         }
@@ -161,93 +176,145 @@ void Dispatcher::run(Worker& worker) noexcept {
             std::vector<Delivery> batch = queue.pop_batch(std::chrono::milliseconds(100));
             if (batch.empty()) {
                 if (stopping_.load() && queue.size() == 0) break;
-                replay(*transport);
                 continue;
             }
-            // While the track server fails, hits wait in the spool; one batch
-            // now and then probes whether it is back.
-            if (failing_.load() && options_.spool && now_ms() < next_probe_ms_.load() && !stopping_.load()) {
-                if (!to_spool(batch)) Metrics::add(metrics_.failed, batch.size());
+            const std::string& endpoint = batch.front().endpoint;
+            if (health_.given_up(endpoint, now_ms())) {
+                Metrics::add(metrics_.given_up, batch.size());
+                continue;  // counted; the redelivery thread logs it
+            }
+            // While an endpoint fails, its new hits wait behind the ones
+            // already waiting (in order); other endpoints go on at once.
+            if (health_.failing(endpoint)) {
+                park(std::move(batch));
                 continue;
             }
-            deliver(*transport, batch);
-            if (queue.size() < queue.capacity() / 2) replay(*transport);
+            std::string why;
+            std::vector<Delivery> again = send(*transport, std::move(batch), &why);
+            if (!again.empty()) park(after_failure(std::move(again), why, !options_.spool));
         }
     } catch (...) {
         log_(LogLevel::Error, "MT0004: a delivery thread failed unexpectedly and stopped");
     }
+    delivering_.fetch_sub(1);
     running_.fetch_sub(1);
 }
 
-// Sleeps the backoff for `attempt` (0-based); false once the drain deadline has
-// passed. While draining, retries go on: a short outage need not lose hits.
-bool Dispatcher::wait_backoff(unsigned attempt) {
-    thread_local std::minstd_rand random(static_cast<unsigned>(apr_time_now()) ^
-                                         static_cast<unsigned>(reinterpret_cast<std::uintptr_t>(&attempt)));
-    const std::int64_t cap = options_.backoff_cap.count();
-    std::int64_t delay = options_.backoff_base.count() << std::min(attempt, 20u);
-    delay = std::min(delay, cap);
-    // Jitter: between half and the full delay, so threads and children spread out.
-    delay = delay / 2 + static_cast<std::int64_t>(random() % static_cast<unsigned>(delay / 2 + 1));
-    const std::int64_t until = now_ms() + delay;
-    while (now_ms() < until) {
-        if (abort_.load()) return false;
-        apr_sleep(apr_time_from_msec(std::min<std::int64_t>(20, until - now_ms() + 1)));
+std::vector<Delivery> Dispatcher::send(Transport& transport, std::vector<Delivery>&& batch,
+                                       std::string* why) {
+    if (batch.empty()) return {};
+    const std::string endpoint = batch.front().endpoint;
+    const std::uint64_t n = batch.size();
+    const OutboundResponse response = transport.perform(build_request(batch));
+    Metrics::add(metrics_.requests, 1);
+    if (std::any_of(batch.begin(), batch.end(), [](const Delivery& d) { return d.attempts > 0; })) {
+        Metrics::add(metrics_.retries, 1);
     }
-    return true;
+    switch (classify(response)) {
+        case Verdict::Delivered: {
+            const bool was_failing = health_.failing(endpoint);
+            health_.on_delivered(endpoint, now_ms());
+            Metrics::add(metrics_.delivered, n);
+            if (was_failing && recovery_log_.allow(now_ms())) {
+                log_(LogLevel::Notice, "MT0102: delivery to " + endpoint + " works again");
+            }
+            return {};
+        }
+        case Verdict::Rejected:
+            if (response.outcome == OutboundResponse::Outcome::Invalid) {
+                Metrics::add(metrics_.invalid, n);
+                if (invalid_log_.allow(now_ms())) {
+                    log_(LogLevel::Warn, "MT0107: " + std::to_string(n) + " hit(s) for " + endpoint +
+                                             " cannot be sent (" + describe_outcome(response) +
+                                             "); they are dropped");
+                }
+                return {};
+            }
+            // One refused hit must not cost the others of its batch: halves
+            // are sent on their own, down to the hit the track server refuses.
+            if (n > 1 && health_.ever_delivered(endpoint)) {
+                std::vector<Delivery> second(std::make_move_iterator(batch.begin() + n / 2),
+                                             std::make_move_iterator(batch.end()));
+                batch.resize(n / 2);
+                std::vector<Delivery> again = send(transport, std::move(batch));
+                std::vector<Delivery> more = send(transport, std::move(second));
+                for (Delivery& d : more) again.push_back(std::move(d));
+                return again;
+            }
+            Metrics::add(metrics_.rejected, n);
+            if (refused_log_.allow(now_ms())) {
+                log_(LogLevel::Warn, "MT0103: track server " + endpoint + " refused " + std::to_string(n) +
+                                         " hit(s) with " + describe_outcome(response) +
+                                         "; they are dropped (check MappTrackId and MappTrackDomain)");
+            }
+            return {};
+        case Verdict::Retry:
+            break;
+    }
+    health_.on_failed(endpoint, response.outcome, now_ms());
+    for (Delivery& d : batch) ++d.attempts;
+    if (why) *why = describe_outcome(response);
+    return std::move(batch);
 }
 
-void Dispatcher::deliver(Transport& transport, std::vector<Delivery>& batch) {
-    const OutboundRequest request = build_request(batch);
-    const std::uint64_t n = batch.size();
-    for (unsigned attempt = 0;; ++attempt) {
+std::vector<Delivery> Dispatcher::after_failure(std::vector<Delivery>&& failed, const std::string& why,
+                                                bool in_memory) {
+    const unsigned limit = options_.retries + 1;  // attempts in all
+    std::size_t reached = 0;
+    std::uint64_t lost = 0;
+    std::vector<Delivery> waiting;
+    waiting.reserve(failed.size());
+    for (Delivery& d : failed) {
+        if (d.attempts == limit) ++reached;
+        if (in_memory && d.attempts >= limit) {
+            ++lost;
+            continue;
+        }
+        waiting.push_back(std::move(d));
+    }
+    if (lost) Metrics::add(abort_.load() || stopping_.load() ? metrics_.lost_at_stop : metrics_.failed, lost);
+    if (reached && failure_log_.allow(now_ms())) {
+        log_(LogLevel::Error,
+             "MT0101: delivery to " + failed.front().endpoint + " failed after " + std::to_string(limit) +
+                 " attempt(s): " + why + "; " + std::to_string(reached) +
+                 (in_memory ? std::string(" hit(s) lost") : " hit(s) spooled to " + options_.spool->dir()) +
+                 "; " + std::to_string(metrics_.failed.load() + metrics_.lost_at_stop.load()) +
+                 " lost in all in this process");
+    }
+    return waiting;
+}
+
+void Dispatcher::park(std::vector<Delivery>&& batch) noexcept {
+    if (batch.empty()) return;
+    const std::size_t n = batch.size();
+    try {
         if (abort_.load()) {
-            if (!to_spool(batch)) Metrics::add(metrics_.lost_at_stop, n);
+            // Past the drain deadline: stop() spools what is parked.
+        } else if (options_.spool) {
+            if (to_spool(batch)) {
+                std::lock_guard<std::mutex> lock(parked_mutex_);
+                wake_redelivery_ = true;
+                parked_wake_.notify_one();
+                return;
+            }
+            Metrics::add(metrics_.failed, n);  // the spool is full or unwritable (it logs why)
             return;
         }
-        const OutboundResponse response = transport.perform(request);
-        Metrics::add(metrics_.requests, 1);
-        switch (classify(response)) {
-            case Verdict::Delivered:
-                Metrics::add(metrics_.delivered, n);
-                probe_delay_ms_.store(0);
-                if (failing_.exchange(false)) {
-                    log_(LogLevel::Notice, "MT0102: delivery to " + batch.front().endpoint +
-                                               " works again");
-                }
-                return;
-            case Verdict::Rejected:
-                Metrics::add(metrics_.rejected, n);
-                if (failure_log_.allow(now_ms())) {
-                    log_(LogLevel::Warn, "MT0103: track server " + batch.front().endpoint +
-                                             " refused " + std::to_string(n) + " hit(s) with " +
-                                             describe(response) +
-                                             "; they are dropped (check MappTrackId and MappTrackDomain)");
-                }
-                return;
-            case Verdict::Retry:
-                break;
-        }
-        // A probe while failing gets one attempt: the rest waits in the spool.
-        const unsigned retries = failing_.load() && options_.spool ? 0 : options_.retries;
-        if (attempt >= retries || !wait_backoff(attempt)) {
-            const bool spooled = to_spool(batch);
-            if (!spooled) {
-                Metrics::add(abort_.load() || stopping_.load() ? metrics_.lost_at_stop : metrics_.failed, n);
-            }
-            start_failing();
-            if (failure_log_.allow(now_ms())) {
-                log_(LogLevel::Error,
-                     "MT0101: delivery to " + batch.front().endpoint + " failed after " +
-                         std::to_string(attempt + 1) + " attempt(s): " + describe(response) + "; " +
-                         std::to_string(n) + (spooled ? " hit(s) spooled to " + options_.spool->dir()
-                                                      : std::string(" hit(s) lost")) +
-                         "; " + std::to_string(metrics_.failed.load() + metrics_.lost_at_stop.load()) +
-                         " lost in all in this process");
+        std::lock_guard<std::mutex> lock(parked_mutex_);
+        if (parked_.size() + n > options_.queue_capacity) {
+            Metrics::add(metrics_.failed, n);
+            if (full_log_.allow(now_ms())) {
+                log_(LogLevel::Warn, "MT0201: " + std::to_string(parked_.size()) +
+                                         " hits wait for a failing track server and there is no spool: " +
+                                         std::to_string(n) + " more dropped. Set MappTrackSpoolMaxSize");
             }
             return;
         }
-        Metrics::add(metrics_.retries, 1);
+        for (Delivery& d : batch) parked_.push_back(std::move(d));
+        wake_redelivery_ = true;
+        parked_wake_.notify_one();
+    } catch (...) {
+        Metrics::add(metrics_.failed, n);
     }
 }
 
@@ -255,75 +322,14 @@ bool Dispatcher::to_spool(const std::vector<Delivery>& batch, int wait_ms) noexc
     return options_.spool && options_.spool->append(batch, wait_ms) == batch.size();
 }
 
-// Probes back off from 1 s to probe_cap while the track server keeps failing.
-void Dispatcher::start_failing() noexcept {
-    failing_.store(true);
-    const std::int64_t delay = std::min<std::int64_t>(
-        options_.probe_cap.count(), std::max<std::int64_t>(1000, probe_delay_ms_.load() * 2));
-    probe_delay_ms_.store(delay);
-    next_probe_ms_.store(now_ms() + delay);
-}
-
-// Sends spooled hits, oldest segment first, one thread at a time (in order),
-// only while deliveries work.
-void Dispatcher::replay(Transport& transport) {
-    Spool* spool = options_.spool;
-    const std::int64_t now = now_ms();
-    // While failing, a replay is the probe, when one is due.
-    if (!spool || stopping_.load() || (failing_.load() && now < next_probe_ms_.load())) return;
-    if (!spool->maybe_pending()) {
-        // Segments of children that exited (graceful restart) appear later.
-        if (now < next_scan_ms_.load()) return;
-        spool->mark_pending();
-    }
-    if (replaying_.exchange(true)) return;
-    next_scan_ms_.store(now + 5000);
-    if (auto taken = spool->take()) {
-        std::vector<Delivery>& records = taken->records;
-        std::vector<Delivery> not_delivered;
-        std::size_t i = 0;
-        while (i < records.size()) {
-            if (stopping_.load()) break;
-            // A run of records for one endpoint, up to its batch size.
-            std::vector<Delivery> batch;
-            const std::size_t limit = std::max(1u, records[i].options.batch_size);
-            std::size_t bytes = 0;
-            while (i < records.size() && batch.size() < limit &&
-                   (batch.empty() || (records[i].endpoint == batch.front().endpoint &&
-                                      records[i].options.proxy == batch.front().options.proxy &&
-                                      records[i].options.batch_size > 1 &&
-                                      bytes + 1 + records[i].line.size() < kMaxBatchBody))) {
-                bytes += (batch.empty() ? 0 : 1) + records[i].line.size();
-                batch.push_back(std::move(records[i++]));
-            }
-            const OutboundResponse response = transport.perform(build_request(batch));
-            Metrics::add(metrics_.requests, 1);
-            const Verdict verdict = classify(response);
-            if (verdict == Verdict::Delivered) {
-                Metrics::add(metrics_.delivered, batch.size());
-                probe_delay_ms_.store(0);
-                if (failing_.exchange(false)) {
-                    log_(LogLevel::Notice, "MT0102: delivery to " + batch.front().endpoint +
-                                               " works again; replaying the spool");
-                }
-            } else if (verdict == Verdict::Rejected) {
-                Metrics::add(metrics_.rejected, batch.size());
-            } else {
-                for (Delivery& d : batch) not_delivered.push_back(std::move(d));
-                start_failing();
-                break;
-            }
-        }
-        for (; i < records.size(); ++i) not_delivered.push_back(std::move(records[i]));
-        spool->done(std::move(*taken), not_delivered);
-    }
-    replaying_.store(false);
-}
-
 bool Dispatcher::stop(Dispatcher* d) noexcept {
     if (!d) return true;
     d->stopping_.store(true);
     for (auto& q : d->queues_) q->close();
+    {
+        std::unique_lock<std::mutex> lock(d->parked_mutex_, std::try_to_lock);
+        d->parked_wake_.notify_all();
+    }
     const auto wait_for_threads = [d](std::int64_t ms) {
         const std::int64_t until = now_ms() + ms;
         while (d->running_.load() > 0 && now_ms() < until) apr_sleep(apr_time_from_msec(10));
@@ -339,6 +345,13 @@ bool Dispatcher::stop(Dispatcher* d) noexcept {
         for (auto& q : d->queues_) {
             std::vector<Delivery> some = q->take_all(std::chrono::milliseconds(100));
             for (Delivery& x : some) left.push_back(std::move(x));
+        }
+        std::unique_lock<std::mutex> lock(d->parked_mutex_, std::defer_lock);
+        const std::int64_t until = now_ms() + 100;
+        while (!lock.try_lock() && now_ms() < until) apr_sleep(apr_time_from_msec(1));
+        if (lock.owns_lock()) {
+            for (Delivery& x : d->parked_) left.push_back(std::move(x));
+            d->parked_.clear();
         }
     } catch (...) {
     }
@@ -361,10 +374,9 @@ bool Dispatcher::stop(Dispatcher* d) noexcept {
                                     " delivery thread(s) did not stop in time");
         return false;
     }
-    for (auto& worker : d->threads_->workers) {
-        apr_status_t rv;
-        apr_thread_join(&rv, worker->thread);
-    }
+    apr_status_t rv;
+    for (auto& worker : d->threads_->workers) apr_thread_join(&rv, worker->thread);
+    if (d->threads_->redelivery) apr_thread_join(&rv, d->threads_->redelivery);
     delete d;
     return true;
 }

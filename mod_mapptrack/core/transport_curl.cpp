@@ -156,9 +156,15 @@ OutboundResponse CurlTransport::perform(const OutboundRequest& request) {
             return response;
         }
         case CURLE_COULDNT_CONNECT:
-        case CURLE_COULDNT_RESOLVE_HOST:
         case CURLE_COULDNT_RESOLVE_PROXY:
             response.outcome = OutboundResponse::Outcome::ConnectFailed;
+            break;
+        case CURLE_COULDNT_RESOLVE_HOST:
+            response.outcome = OutboundResponse::Outcome::Unresolvable;
+            break;
+        case CURLE_URL_MALFORMAT:
+        case CURLE_UNSUPPORTED_PROTOCOL:
+            response.outcome = OutboundResponse::Outcome::Invalid;
             break;
         case CURLE_OPERATION_TIMEDOUT:
             response.outcome = OutboundResponse::Outcome::TimedOut;
@@ -208,11 +214,17 @@ TransportPool::Lease::~Lease() {
 }
 
 Verdict classify(const OutboundResponse& response) noexcept {
+    if (response.outcome == OutboundResponse::Outcome::Invalid) return Verdict::Rejected;
     if (response.outcome != OutboundResponse::Outcome::Answered) return Verdict::Retry;
     const long s = response.status;
     if (s >= 200 && s < 300) return Verdict::Delivered;
     if (s == 408 || s == 429 || s >= 500) return Verdict::Retry;
     return Verdict::Rejected;
+}
+
+std::string describe_outcome(const OutboundResponse& r) {
+    if (r.outcome == OutboundResponse::Outcome::Answered) return "HTTP " + std::to_string(r.status);
+    return r.error.empty() ? std::string("no answer") : r.error;
 }
 
 }  // namespace mapptrack

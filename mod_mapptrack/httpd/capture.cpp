@@ -84,7 +84,7 @@ void on_first_brigade(request_rec* r) {
     if (mode(conf) == Mode::Sync && note->kind != Identity::Kind::OptedOut) {
         request_rec* orig = first_request(r);
         const Hit hit = build_hit(orig, r, conf, *note);
-        note->sent = send_now(r, conf, make_delivery(r, conf, hit, cookies));
+        note->sent = send_now(r, conf, make_delivery(r, conf, hit, cookies, true));
     }
 }
 

@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "guard.h"
+#include "known_endpoints.h"
 #include "lifecycle.h"
 #include "wait_limit.h"
 
@@ -121,6 +122,7 @@ void child_init(apr_pool_t* pchild, server_rec* s) {
             options.threads = threads(conf);
             options.queue_capacity = queue_size(conf);
             options.retries = retries(conf);
+            options.resolve = make_endpoint_resolver(s);
             if (const char* dir = spool_dir(pchild, conf)) {
                 SpoolOptions spool;
                 spool.dir = dir;

@@ -170,12 +170,13 @@ DeliveryOptions delivery_options(const server_rec* s) {
 }
 
 Delivery make_delivery(const request_rec* last, const DirConfig* conf, const Hit& hit,
-                       const CookieList& cookies) {
+                       const CookieList& cookies, bool send_now) {
     Delivery delivery;
     delivery.endpoint = std::string(conf->domain) + "/" + conf->track_ids;
     delivery.line = encode_hit_line(hit);
-    if (!hit.anonymous) delivery.cookies = mapp_cookie_header(cookies);
     delivery.options = delivery_options(last->server);
+    // Only a single GET sends the visitor's cookies; a batched hit keeps none.
+    if (!hit.anonymous && (send_now || delivery.options.batch_size <= 1)) delivery.cookies = mapp_cookie_header(cookies);
     delivery.queued_ms = now_ms();
     delivery.visitor = visitor_hash(hit.ever_id, hit.ip, hit.user_agent);
     return delivery;

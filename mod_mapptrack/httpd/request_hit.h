@@ -56,8 +56,10 @@ std::uint64_t visitor_hash(const std::string& ever_id, const std::string& ip, co
 // Timeout, batching and proxy for deliveries of this server (MappTrack… S V).
 DeliveryOptions delivery_options(const server_rec* s);
 
-// The queue item for a hit: `{domain}/{ids}`, the encoded line, Mapp cookies.
+// The queue item for a hit: `{domain}/{ids}`, the encoded line, and the
+// visitor's Mapp cookies when they will be sent: with a single GET (batch
+// size 1, or `send_now` for MappTrackMode sync).
 Delivery make_delivery(const request_rec* last, const DirConfig* conf, const Hit& hit,
-                       const CookieList& cookies);
+                       const CookieList& cookies, bool send_now = false);
 
 }  // namespace mapptrack::httpd

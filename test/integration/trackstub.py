@@ -82,6 +82,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         req = Request(self.command, self.path, self.headers, body, time.time(),
                       self.client_address)
         delay, status, reset = owner._record(req)
+        for needle, code in owner._refuse:
+            if needle in body or needle in self.path.encode("latin-1", "replace"):
+                status = code
         if delay:
             owner._wake.wait(delay)
         if reset or owner._mode_reset:
@@ -135,6 +138,7 @@ class TrackServer:
         self._mode_reset = False
         self._extra_headers = []
         self._body = None
+        self._refuse = []
         self._wake = threading.Event()
         self._conns = set()
         self._server = None
@@ -171,6 +175,10 @@ class TrackServer:
         """Answer every request with this body (None: the GIF on 2xx, empty otherwise)."""
         self._body = None if body is None else (content_type, bytes(body))
 
+    def refuse_body_containing(self, needle, code=400):
+        """Answer `code` to every request whose body or target contains `needle` (bytes)."""
+        self._refuse.append((bytes(needle), int(code)))
+
     def normal(self):
         """Back to answering 200 with the GIF at once."""
         self.delay(0)
@@ -178,6 +186,7 @@ class TrackServer:
         self.reset(False)
         self.answer_headers([])
         self.answer_body(None, None)
+        self._refuse = []
 
     def connections(self):
         """The client ports of the recorded requests, in order (one per TCP connection)."""

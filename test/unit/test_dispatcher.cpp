@@ -674,3 +674,124 @@ TEST(Classify, OtherStatusesAreRejected)
     CHECK_EQUAL(Verdict::Rejected, classify(answered(301)));
     CHECK_EQUAL(Verdict::Rejected, classify(answered(302)));
 }
+
+// -- isolation: a failing endpoint or one bad hit never holds up the rest -------------
+
+TEST(Dispatcher, AFailingEndpointNeverHoldsUpAnotherOnTheSameThread)
+{
+    const std::string bad = "http://down.test/111";
+    const std::string good = "http://up.test/111";
+    server->respond = [bad](const OutboundRequest& r, std::size_t, const std::atomic<bool>*) {
+        if (r.url.compare(0, bad.size(), bad) == 0) {
+            std::this_thread::sleep_for(milliseconds(20));
+            return failed(OutboundResponse::Outcome::TimedOut);
+        }
+        return answered(200);
+    };
+    DispatcherOptions o = fast_options(1);
+    o.backoff_base = milliseconds(200);  // the down endpoint is tried again only now and then
+    o.backoff_cap = milliseconds(200);
+    start(o);
+    dispatcher->enqueue(hit(bad, "wt?down=0"));
+    for (int i = 0; i < 30; ++i) {
+        dispatcher->enqueue(hit(good, "wt?up=" + std::to_string(i)));
+        dispatcher->enqueue(hit(bad, "wt?down=" + std::to_string(i + 1)));
+    }
+    CHECK(wait_until([&] { return metrics().delivered.load() == 30; }));
+    std::size_t down_attempts = 0;
+    for (const OutboundRequest& r : server->snapshot())
+        if (r.url.compare(0, bad.size(), bad) == 0) ++down_attempts;
+    // The down endpoint was tried once by the delivery thread; its other hits
+    // waited without an attempt while the 30 good ones went out.
+    CHECK_TEXT(down_attempts <= 3, std::to_string(down_attempts).c_str());
+    stop();
+}
+
+TEST(Dispatcher, AHitThatCannotBeMadeIntoARequestIsDroppedNotRetried)
+{
+    server->respond = [](const OutboundRequest& r, std::size_t, const std::atomic<bool>*) {
+        return r.url.find(' ') != std::string::npos ? failed(OutboundResponse::Outcome::Invalid) : answered(200);
+    };
+    start(fast_options(1));
+    dispatcher->enqueue(hit(kEndpoint, "wt?p=300,a b&eor=1"));
+    dispatcher->enqueue(hit(kEndpoint, kLine1));
+    CHECK(wait_until([&] { return metrics().delivered.load() == 1; }));
+    std::this_thread::sleep_for(milliseconds(30));
+    CHECK_EQUAL(1u, metrics().invalid.load());
+    CHECK_EQUAL(static_cast<std::size_t>(2), server->count());
+    CHECK_EQUAL(0u, metrics().retries.load());
+    stop();
+}
+
+TEST(Dispatcher, ARefusedBatchIsSplitSoOneBadHitCostsOnlyItself)
+{
+    server->respond = [](const OutboundRequest& r, std::size_t, const std::atomic<bool>*) {
+        return r.body.find("bad") != std::string::npos ? answered(400) : answered(200);
+    };
+    start(fast_options(1));
+    dispatcher->enqueue(hit(kEndpoint, "wt?first=1&eor=1", "", 4, 0));
+    CHECK(wait_until([&] { return metrics().delivered.load() == 1; }));
+    for (const char* line : {"wt?a=1&eor=1", "wt?bad=1&eor=1", "wt?c=1&eor=1", "wt?d=1&eor=1"})
+        dispatcher->enqueue(hit(kEndpoint, line, "", 4, 500));
+    CHECK(wait_until([&] { return metrics().delivered.load() == 4 && metrics().rejected.load() == 1; }));
+    std::string delivered;
+    for (const OutboundRequest& r : server->snapshot())
+        if (r.body.find("bad") == std::string::npos) delivered += r.body + "|";
+    CHECK_TEXT(delivered.find("a=1") != std::string::npos && delivered.find("c=1") != std::string::npos &&
+                   delivered.find("d=1") != std::string::npos,
+               delivered.c_str());
+    stop();
+}
+
+TEST(Dispatcher, ARefusedBatchOfAnEndpointThatNeverDeliveredIsNotSplit)
+{
+    server->respond = [](const OutboundRequest&, std::size_t, const std::atomic<bool>*) {
+        return answered(404);  // a wrong track ID: splitting would only multiply requests
+    };
+    start(fast_options(1));
+    for (int i = 0; i < 8; ++i)
+        dispatcher->enqueue(hit(kEndpoint, "wt?n=" + std::to_string(i), "", 8, 500));
+    CHECK(wait_until([&] { return metrics().rejected.load() == 8; }));
+    CHECK_EQUAL(static_cast<std::size_t>(1), server->count());
+    stop();
+}
+
+TEST(Dispatcher, AHitThatAlwaysFailsDoesNotHoldUpTheOthersForGood)
+{
+    server->respond = [](const OutboundRequest& r, std::size_t, const std::atomic<bool>*) {
+        return r.url.find("poison") != std::string::npos ? answered(503) : answered(200);
+    };
+    start(fast_options(1));
+    dispatcher->enqueue(hit(kEndpoint, "wt?poison=1&eor=1"));
+    for (int i = 0; i < 5; ++i) dispatcher->enqueue(hit(kEndpoint, "wt?good=" + std::to_string(i)));
+    CHECK(wait_until([&] { return metrics().delivered.load() == 5; }));
+    CHECK(wait_until([&] { return metrics().failed.load() == 1; }));
+    stop();
+}
+
+TEST(Dispatcher, AnUnresolvableHostIsGivenUpWhileAnotherEndpointDelivers)
+{
+    const std::string nowhere = "http://nowhere.invalid/111";
+    server->respond = [nowhere](const OutboundRequest& r, std::size_t, const std::atomic<bool>*) {
+        return r.url.compare(0, nowhere.size(), nowhere) == 0 ? failed(OutboundResponse::Outcome::Unresolvable)
+                                                              : answered(200);
+    };
+    DispatcherOptions o = fast_options(1);
+    o.retries = 1000;  // only giving up ends it
+    o.give_up_unresolvable = milliseconds(100);
+    start(o);
+    for (int i = 0; i < 40; ++i) {
+        dispatcher->enqueue(hit(nowhere, "wt?n=" + std::to_string(i)));
+        dispatcher->enqueue(hit(kEndpoint, "wt?ok=" + std::to_string(i)));
+        std::this_thread::sleep_for(milliseconds(5));
+    }
+    CHECK(wait_until([&] { return metrics().delivered.load() == 40; }));
+    CHECK(wait_until([&] { return metrics().given_up.load() > 0; }));
+    bool logged = false;
+    {
+        std::lock_guard<std::mutex> lock(log.mutex);
+        for (const std::string& m : log.messages) logged = logged || m.find("MT0108") != std::string::npos;
+    }
+    CHECK(logged);
+    stop();
+}

@@ -1,0 +1,247 @@
+// The redelivery thread: tries again what failed, endpoint by endpoint —
+// hits parked in memory (no spool) and the spool's segments — so that one
+// failing endpoint, or one record that cannot be sent, never holds up the rest.
+#include <apr_time.h>
+
+#include <algorithm>
+#include <limits>
+#include <map>
+
+#include "mapptrack/dispatcher.h"
+
+namespace mapptrack {
+namespace {
+
+constexpr std::size_t kMaxBatchBody = 1u << 20;  // as in queue.cpp and dispatcher.cpp
+constexpr int kSegmentsPerPass = 64;
+
+}  // namespace
+
+void Dispatcher::run_redelivery() noexcept {
+    try {
+        std::unique_ptr<Transport> transport = factory_(&abort_);
+        while (!abort_.load()) {
+            if (stopping_.load()) {
+                // What waits is safe in the spool; without one, retries go on
+                // until the drain deadline so that a short outage loses nothing.
+                if (options_.spool) break;
+                std::lock_guard<std::mutex> lock(parked_mutex_);
+                if (parked_.empty() && delivering_.load() == 0) break;
+            }
+            retry_parked(*transport);
+            replay_spool(*transport);
+            const std::int64_t now = now_ms();
+            const std::int64_t due = health_.next_due_ms();
+            const std::int64_t wait = due <= now ? 1 : std::min<std::int64_t>(100, due - now);
+            std::unique_lock<std::mutex> lock(parked_mutex_);
+            parked_wake_.wait_for(lock, std::chrono::milliseconds(wait), [this] { return wake_redelivery_; });
+            wake_redelivery_ = false;
+        }
+    } catch (...) {
+        log_(LogLevel::Error, "MT0005: the redelivery thread failed unexpectedly and stopped");
+    }
+    running_.fetch_sub(1);
+}
+
+// Hits parked in memory, for endpoints whose backoff is over.
+void Dispatcher::retry_parked(Transport& transport) {
+    std::vector<Delivery> records;
+    {
+        std::lock_guard<std::mutex> lock(parked_mutex_);
+        if (parked_.empty()) return;
+        const std::int64_t now = now_ms();
+        bool any_due = false;
+        for (const Delivery& d : parked_) {
+            if (health_.due(d.endpoint, now)) {
+                any_due = true;
+                break;
+            }
+        }
+        if (!any_due) return;
+        records.assign(std::make_move_iterator(parked_.begin()), std::make_move_iterator(parked_.end()));
+        parked_.clear();
+    }
+    bool changed = false;
+    std::vector<Delivery> kept = redeliver(transport, std::move(records), false, &changed);
+    if (kept.empty()) return;
+    std::lock_guard<std::mutex> lock(parked_mutex_);
+    // Older than whatever was parked meanwhile: in front of it.
+    parked_.insert(parked_.begin(), std::make_move_iterator(kept.begin()), std::make_move_iterator(kept.end()));
+}
+
+// Spool segments, oldest first. A segment whose hits all belong to endpoints
+// that still fail is passed over without being read again.
+void Dispatcher::replay_spool(Transport& transport) {
+    Spool* spool = options_.spool;
+    if (!spool || stopping_.load()) return;
+    const std::int64_t now = now_ms();
+    if (!spool->maybe_pending()) {
+        // Segments of children that exited (graceful restart) appear later;
+        // kept segments become due when their endpoints do.
+        if (now < next_scan_ms_) return;
+        spool->mark_pending();
+    }
+    next_scan_ms_ = now + 5000;
+    std::set<std::string> visited;
+    const auto skip = [&](const std::string& path) {
+        if (visited.count(path)) return true;
+        const auto it = segment_endpoints_.find(path);
+        if (it == segment_endpoints_.end()) return false;
+        return std::all_of(it->second.begin(), it->second.end(), [&](const std::string& endpoint) {
+            return health_.failing(endpoint) && !health_.due(endpoint, now);
+        });
+    };
+    bool kept_any = false;
+    for (int n = 0; n < kSegmentsPerPass && !stopping_.load() && !abort_.load(); ++n) {
+        std::optional<Spool::Taken> taken = spool->take(skip);
+        if (!taken) break;
+        const std::string path = taken->path;
+        visited.insert(path);
+        bool changed = false;
+        std::vector<Delivery> kept = redeliver(transport, std::move(taken->records), true, &changed);
+        if (kept.empty()) {
+            spool->done(std::move(*taken), {});
+            segment_endpoints_.erase(path);
+            continue;
+        }
+        kept_any = true;
+        std::set<std::string>& endpoints = segment_endpoints_[path];
+        endpoints.clear();
+        for (const Delivery& d : kept) endpoints.insert(d.endpoint);
+        if (changed) {
+            spool->done(std::move(*taken), kept);
+        } else {
+            spool->keep(std::move(*taken));
+        }
+    }
+    if (kept_any) {
+        next_scan_ms_ = std::min(next_scan_ms_, health_.next_due_ms());
+        if (segment_endpoints_.size() > 100000) segment_endpoints_.clear();  // forgets, never loses
+    }
+}
+
+bool Dispatcher::validate_replayed(Delivery& record) {
+    std::string why;
+    if (!is_valid_spool_record(record, &why)) {
+        Metrics::add(metrics_.invalid, 1);
+        if (record_log_.allow(now_ms())) {
+            log_(LogLevel::Warn, "MT0109: a spool record was dropped, not sent: " + why + "; " +
+                                     std::to_string(metrics_.invalid.load()) + " dropped so far");
+        }
+        return false;
+    }
+    if (options_.resolve) {
+        std::optional<DeliveryOptions> resolved = options_.resolve(record.endpoint);
+        if (!resolved) {
+            Metrics::add(metrics_.invalid, 1);
+            if (record_log_.allow(now_ms())) {
+                log_(LogLevel::Warn, "MT0109: a spool record was dropped, not sent: no configuration tracks to " +
+                                         record.endpoint + " any more; " +
+                                         std::to_string(metrics_.invalid.load()) + " dropped so far");
+            }
+            return false;
+        }
+        record.options = std::move(*resolved);
+    }
+    if (record.options.batch_size > 1) record.cookies.clear();  // only single GETs send them
+    return true;
+}
+
+std::vector<Delivery> Dispatcher::redeliver(Transport& transport, std::vector<Delivery>&& records,
+                                            bool from_spool, bool* changed) {
+    std::vector<Delivery> kept;
+    std::vector<Delivery> live;
+    live.reserve(records.size());
+    for (Delivery& r : records) {
+        if (from_spool && !validate_replayed(r)) {
+            *changed = true;
+            continue;
+        }
+        if (health_.given_up(r.endpoint, now_ms())) {
+            Metrics::add(metrics_.given_up, 1);
+            *changed = true;
+            if (given_up_log_.allow(now_ms())) {
+                log_(LogLevel::Error, "MT0108: the host of " + r.endpoint +
+                                          " has not resolved for a long time while other track servers work; "
+                                          "its hits are dropped. Check MappTrackDomain; " +
+                                          std::to_string(metrics_.given_up.load()) + " dropped so far");
+            }
+            continue;
+        }
+        live.push_back(std::move(r));
+    }
+    records.clear();
+
+    // Hits that failed this often are sent alone; if their endpoint then
+    // delivers the next batch, they are the reason, and are set aside.
+    const unsigned set_aside = std::max(3u, options_.retries + 2);
+    std::map<std::string, bool> allowed;              // endpoint -> may be tried in this pass
+    std::map<std::string, Delivery> suspects;         // endpoint -> the lone hit that just failed
+    std::vector<bool> done(live.size(), false);
+    for (std::size_t i = 0; i < live.size(); ++i) {
+        if (done[i]) continue;
+        const std::string endpoint = live[i].endpoint;
+        auto a = allowed.find(endpoint);
+        if (a == allowed.end()) a = allowed.emplace(endpoint, health_.due(endpoint, now_ms())).first;
+        if (!a->second || abort_.load() || (from_spool && stopping_.load())) {
+            kept.push_back(std::move(live[i]));
+            done[i] = true;
+            continue;
+        }
+        // A batch: this endpoint's next hits in order, up to the batch size
+        // and 1 MiB; it ends at the first hit that cannot join it.
+        std::vector<Delivery> batch;
+        const Delivery& first = live[i];
+        const bool alone = first.options.batch_size <= 1 || first.attempts + 1 >= set_aside;
+        const std::size_t limit = alone ? 1 : first.options.batch_size;
+        std::size_t bytes = 0;
+        for (std::size_t j = i; j < live.size() && batch.size() < limit; ++j) {
+            if (done[j] || live[j].endpoint != endpoint) continue;
+            if (!batch.empty() && (live[j].options.batch_size <= 1 || live[j].attempts + 1 >= set_aside ||
+                                   live[j].options.proxy != batch.front().options.proxy ||
+                                   bytes + 1 + live[j].line.size() >= kMaxBatchBody)) {
+                break;
+            }
+            bytes += (batch.empty() ? 0 : 1) + live[j].line.size();
+            batch.push_back(std::move(live[j]));
+            done[j] = true;
+        }
+        const bool lone_suspect = batch.size() == 1 && batch.front().attempts + 1 >= set_aside &&
+                                  !suspects.count(endpoint);
+        *changed = true;
+        std::string why;
+        std::vector<Delivery> again = send(transport, std::move(batch), &why);
+        if (again.empty()) {
+            const auto s = suspects.find(endpoint);
+            if (s != suspects.end()) {
+                // The endpoint works; this hit fails each time it is tried.
+                Metrics::add(metrics_.invalid, 1);
+                if (poison_log_.allow(now_ms())) {
+                    log_(LogLevel::Warn, "MT0110: a hit for " + endpoint + " failed " +
+                                             std::to_string(s->second.attempts) +
+                                             " times while other hits there were delivered; it is set "
+                                             "aside (dropped)");
+                }
+                suspects.erase(s);
+            }
+            continue;
+        }
+        again = after_failure(std::move(again), why, !from_spool);
+        if (lone_suspect && !again.empty()) {
+            suspects.emplace(endpoint, std::move(again.front()));
+            continue;  // see whether the endpoint works without it
+        }
+        a->second = false;  // the rest of its hits wait for the next pass
+        const auto s = suspects.find(endpoint);
+        if (s != suspects.end()) {
+            kept.push_back(std::move(s->second));
+            suspects.erase(s);
+        }
+        for (Delivery& d : again) kept.push_back(std::move(d));
+    }
+    for (auto& [endpoint, d] : suspects) kept.push_back(std::move(d));
+    // Per endpoint the order is kept; across endpoints it does not matter.
+    return kept;
+}
+
+}  // namespace mapptrack

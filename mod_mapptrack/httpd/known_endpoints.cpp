@@ -1,0 +1,90 @@
+// The endpoints the configuration tracks to (known_endpoints.h).
+#include "known_endpoints.h"
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "mapptrack/target.h"
+
+#include "config.h"
+#include "request_hit.h"
+
+#include <http_core.h>
+
+namespace mapptrack::httpd {
+namespace {
+
+struct Known {
+    std::map<std::string, DeliveryOptions> domains;  // domain URL -> options of the first server naming it
+    std::set<std::string> ids;
+    std::vector<std::string> patterns;               // MappTrackAllowDomain
+    DeliveryOptions main_options;
+};
+
+void add_section(Known& known, const DirConfig* c, const DeliveryOptions& options) {
+    if (!c) return;
+    if (c->domain) known.domains.emplace(c->domain, options);
+    if (c->track_ids) {
+        for (const std::string& id : split_ids(c->track_ids)) known.ids.insert(id);
+    }
+}
+
+// A section's own record, and the <If>/<Files> sections inside it.
+void add_sections(Known& known, const ap_conf_vector_t* section, const DeliveryOptions& options, int depth = 0) {
+    if (!section || depth > 16) return;
+    add_section(known, dir_config(section), options);
+    const auto* core = static_cast<const core_dir_config*>(ap_get_core_module_config(section));
+    if (!core) return;
+    for (const apr_array_header_t* nested : {core->sec_if, core->sec_file}) {
+        for (int i = 0; nested && i < nested->nelts; ++i) {
+            add_sections(known, APR_ARRAY_IDX(nested, i, ap_conf_vector_t*), options, depth + 1);
+        }
+    }
+}
+
+void add_all(Known& known, const apr_array_header_t* sections, const DeliveryOptions& options) {
+    for (int i = 0; sections && i < sections->nelts; ++i) {
+        add_sections(known, APR_ARRAY_IDX(sections, i, ap_conf_vector_t*), options);
+    }
+}
+
+}  // namespace
+
+EndpointResolver make_endpoint_resolver(server_rec* main_server) {
+    auto known = std::make_shared<Known>();
+    known->main_options = delivery_options(main_server);
+    if (const apr_array_header_t* allowed = server_config(main_server)->allow_domains) {
+        for (int i = 0; i < allowed->nelts; ++i) known->patterns.emplace_back(APR_ARRAY_IDX(allowed, i, const char*));
+    }
+    for (server_rec* s = main_server; s; s = s->next) {
+        const DeliveryOptions options = delivery_options(s);
+        add_sections(*known, s->lookup_defaults, options);
+        const auto* core = static_cast<const core_server_config*>(ap_get_core_module_config(s->module_config));
+        if (core) {
+            add_all(*known, core->sec_dir, options);
+            add_all(*known, core->sec_url, options);
+        }
+    }
+    return [known](std::string_view endpoint) -> std::optional<DeliveryOptions> {
+        const std::size_t slash = endpoint.rfind('/');
+        if (slash == std::string_view::npos) return std::nullopt;
+        const std::string domain(endpoint.substr(0, slash));
+        std::string error;
+        const auto ids = parse_track_ids(endpoint.substr(slash + 1), &error);
+        if (!ids) return std::nullopt;
+        if (const auto it = known->domains.find(domain); it != known->domains.end()) {
+            for (const std::string& id : *ids) {
+                if (!known->ids.count(id)) return std::nullopt;
+            }
+            return it->second;
+        }
+        const auto parsed = parse_track_domain(domain, &error);
+        if (parsed && parsed->url() == domain && host_allowed(known->patterns, *parsed)) return known->main_options;
+        return std::nullopt;
+    };
+}
+
+}  // namespace mapptrack::httpd

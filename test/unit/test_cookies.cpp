@@ -214,3 +214,20 @@ TEST(Wt3Eid, EmptyValueGivesNothing)
 {
     CHECK_FALSE(parse_wt3_eid("", "111").has_value());
 }
+
+TEST(Cookies, TwoCookieLinesJoinedWithACommaAreTwoCookies)
+{
+    // httpd joins `Cookie: wt3_eid=a` and `Cookie: session=secret` as "wt3_eid=a, session=secret".
+    CookieList cookies = parse_cookie_header("wt3_eid=a, session=secret; wteid_111=4170000000012345678");
+    STRCMP_EQUAL("wt3_eid=a|session=secret|wteid_111=4170000000012345678", dump(cookies).c_str());
+    std::string mapp = mapp_cookie_header(cookies);
+    CHECK(mapp.find("secret") == std::string::npos);
+    STRCMP_EQUAL("wt3_eid=a; wteid_111=4170000000012345678", mapp.c_str());
+}
+
+TEST(Cookies, ASiteCookieCannotHideInAMappCookiesValueBehindAComma)
+{
+    std::string mapp = mapp_cookie_header(parse_cookie_header("wtx=1,PHPSESSID=secret"));
+    CHECK(mapp.find("secret") == std::string::npos);
+    STRCMP_EQUAL("wtx=1", mapp.c_str());
+}

@@ -795,3 +795,101 @@ TEST(Dispatcher, AnUnresolvableHostIsGivenUpWhileAnotherEndpointDelivers)
     CHECK(logged);
     stop();
 }
+
+// -- spool replay: records resolved against the configuration, endpoint by endpoint ----
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "mapptrack/spool.h"
+
+namespace {
+
+struct TempSpool {
+    std::string dir;
+    mapptrack::Spool* spool = nullptr;
+    TempSpool()
+    {
+        char tmpl[] = "/tmp/mapptrack-dispatcher-XXXXXX";
+        dir = mkdtemp(tmpl);
+        chmod(dir.c_str(), 0700);
+        mapptrack::SpoolOptions o;
+        o.dir = dir;
+        o.max_bytes = 1 << 20;
+        std::string error;
+        spool = mapptrack::Spool::open(o, Logger{}, &error);
+    }
+    ~TempSpool()
+    {
+        delete spool;
+        std::string cmd = "rm -rf '" + dir + "'";
+        if (std::system(cmd.c_str()) != 0) {
+        }
+    }
+};
+
+const char* const kLineA = "wt?p=300,a,0,0,0,0,1700000000001,0&X-WT-UA=a&X-WT-IP=1.2.3.4&X-WT-RQ=u&eor=1";
+const char* const kLineB = "wt?p=300,b,0,0,0,0,1700000000002,0&X-WT-UA=a&X-WT-IP=1.2.3.4&X-WT-RQ=u&eor=1";
+
+}  // namespace
+
+TEST(Dispatcher, ReplayedRecordsForAnEndpointTheConfigurationDoesNotUseAreNeverSent)
+{
+    TempSpool temp;
+    CHECK(temp.spool != nullptr);
+    const std::string planted = "http://evil.test/111";
+    temp.spool->append({hit(planted, kLineA), hit(kEndpoint, kLineB)});
+    temp.spool->seal();
+    DispatcherOptions o = fast_options(1);
+    o.spool = temp.spool;
+    o.resolve = [](std::string_view endpoint) -> std::optional<mapptrack::DeliveryOptions> {
+        if (endpoint != kEndpoint) return std::nullopt;
+        mapptrack::DeliveryOptions options;
+        options.batch_size = 1;
+        options.timeout_ms = 777;
+        return options;
+    };
+    start(o);
+    CHECK(wait_until([&] { return metrics().delivered.load() == 1 && metrics().invalid.load() == 1; }));
+    std::vector<OutboundRequest> requests = server->snapshot();
+    CHECK_EQUAL(static_cast<std::size_t>(1), requests.size());
+    STRCMP_EQUAL((std::string(kEndpoint) + "/" + kLineB).c_str(), requests[0].url.c_str());
+    CHECK_EQUAL(777u, requests[0].timeout_ms);  // from the configuration, not the record
+    stop();
+}
+
+TEST(Dispatcher, InASpooledSegmentAFailingEndpointsRecordsWaitWhileTheOthersGoOn)
+{
+    TempSpool temp;
+    CHECK(temp.spool != nullptr);
+    const std::string down = "http://down.test/111";
+    std::vector<Delivery> records;
+    for (int i = 0; i < 6; ++i) {
+        records.push_back(hit(down, "wt?p=300,down" + std::to_string(i) + "&eor=1"));
+        records.push_back(hit(kEndpoint, "wt?p=300,up" + std::to_string(i) + "&eor=1"));
+    }
+    temp.spool->append(records);
+    temp.spool->seal();
+    server->respond = [down](const OutboundRequest& r, std::size_t, const std::atomic<bool>*) {
+        return r.url.compare(0, down.size(), down) == 0 ? answered(503) : answered(200);
+    };
+    DispatcherOptions o = fast_options(1);
+    o.spool = temp.spool;
+    o.backoff_base = milliseconds(100);
+    o.backoff_cap = milliseconds(100);
+    o.resolve = [](std::string_view) -> std::optional<mapptrack::DeliveryOptions> {
+        mapptrack::DeliveryOptions options;
+        options.batch_size = 1;
+        return options;
+    };
+    start(o);
+    CHECK(wait_until([&] { return metrics().delivered.load() == 6; }));
+    // The down endpoint's first record was tried, the rest of its records waited.
+    std::size_t down_attempts = 0;
+    for (const OutboundRequest& r : server->snapshot())
+        if (r.url.compare(0, down.size(), down) == 0) ++down_attempts;
+    CHECK_TEXT(down_attempts <= 3, std::to_string(down_attempts).c_str());
+    stop();
+}

@@ -6,10 +6,12 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "mapptrack/delivery.h"
@@ -43,6 +45,12 @@ bool is_valid_spool_record(const Delivery& record, std::string* why);
 // what to do ("chown www-data /var/…", "chmod 0700 …").
 std::optional<std::string> prepare_spool_directory(const std::string& dir, unsigned owner,
                                                    unsigned group);
+
+// A segment file is read only when it is a regular file of the User's, at most
+// this big: 4 segments plus the largest record, and never less than 16 MiB
+// (appends are cut into segments, so a real one is never near it).
+inline constexpr std::uint64_t kMinSegmentFileLimit = 16ull << 20;
+std::uint64_t segment_file_limit(std::uint64_t segment_bytes) noexcept;
 
 struct SpoolOptions {
     std::string dir;
@@ -82,8 +90,16 @@ public:
         std::string path;
         std::vector<Delivery> records;
         int fd = -1;
+        std::uint64_t bytes = 0;  // of the file as read
+        std::size_t count = 0;    // records read
     };
     std::optional<Taken> take() noexcept;
+    // The oldest waiting segment for which `skip(path)` is false (the
+    // redelivery thread passes over segments whose endpoints all still fail).
+    std::optional<Taken> take(const std::function<bool(const std::string& path)>& skip) noexcept;
+
+    // Puts a taken segment back unchanged (nothing in it was sent or dropped).
+    void keep(Taken&& taken) noexcept;
 
     // Delivered: the segment is deleted. Not delivered: the records not sent
     // are appended again (in order) and the segment deleted.
@@ -108,10 +124,17 @@ private:
     };
     Spool(const SpoolOptions& options, Logger log);
     bool open_segment_locked();
+    // An fd on a segment-named file when it may be read (see
+    // segment_file_limit); -1 when it is gone, or refused (counted, logged).
+    int open_segment_file_locked(const std::string& path, int flags, std::uint64_t* size);
+    void refuse_locked(const std::string& path, std::uint64_t dev, std::uint64_t ino, const std::string& why);
+    bool remember_refused_locked(std::uint64_t dev, std::uint64_t ino);
+    bool was_refused_locked(std::uint64_t dev, std::uint64_t ino) const;
     void make_room_locked(std::uint64_t incoming);
     std::uint64_t total_bytes_locked() const;
 
     SpoolOptions options_;
+    std::uint64_t file_limit_ = 0;
     Logger log_;
     std::mutex mutex_;
     std::vector<Segment> sealed_;      // this process's finished segments, oldest first
@@ -124,6 +147,12 @@ private:
     SpoolCounters counters_;
     RateLimit full_log_{60000};
     RateLimit corrupt_log_{60000};
+    RateLimit write_log_{60000};
+    RateLimit read_log_{60000};
+    RateLimit refused_log_{60000};
+    // Files already refused (device, inode): counted once, however often seen,
+    // and not tried again by this process.
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> refused_seen_;
 };
 
 }  // namespace mapptrack

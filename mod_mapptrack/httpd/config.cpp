@@ -478,14 +478,27 @@ const ServerConfig* server_config(const server_rec* s) {
 int check_config(apr_pool_t*, apr_pool_t*, apr_pool_t* ptemp, server_rec* main_server) {
     int rv = OK;
     if (const char* dir = spool_dir(ptemp, server_config(main_server))) {
+        // What `apachectl configtest` can tell without creating anything; the
+        // owner is checked at start (post_config), where User is known to apply.
         apr_finfo_t info;
         char* parent = ap_make_dirstr_parent(ptemp, dir);
-        const bool exists = apr_stat(&info, dir, APR_FINFO_TYPE, ptemp) == APR_SUCCESS;
-        if (exists ? info.filetype != APR_DIR
-                   : apr_stat(&info, parent, APR_FINFO_TYPE, ptemp) != APR_SUCCESS || info.filetype != APR_DIR) {
+        const bool exists =
+            apr_stat(&info, dir, APR_FINFO_LINK | APR_FINFO_TYPE | APR_FINFO_PROT, ptemp) == APR_SUCCESS;
+        const char* problem = nullptr;
+        if (!exists) {
+            if (apr_stat(&info, parent, APR_FINFO_TYPE, ptemp) != APR_SUCCESS || info.filetype != APR_DIR)
+                problem = "its parent is not an existing directory";
+        } else if (info.filetype == APR_LNK) {
+            problem = "it is a symbolic link; point MappTrackSpoolDir at a real directory";
+        } else if (info.filetype != APR_DIR) {
+            problem = "it is not a directory";
+        } else if (info.protection & (APR_GWRITE | APR_WWRITE)) {
+            problem = apr_psprintf(ptemp, "it is group- or world-writable, so others could plant or remove hits "
+                                          "there: chmod 0700 %s", dir);
+        }
+        if (problem) {
             ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, main_server,
-                         "MT0016: MappTrackSpoolDir %s cannot be used: %s", dir,
-                         exists ? "it is not a directory" : "its parent is not an existing directory");
+                         "MT0016: MappTrackSpoolDir %s cannot be used: %s", dir, problem);
             rv = HTTP_INTERNAL_SERVER_ERROR;
         }
     }

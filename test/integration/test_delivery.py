@@ -231,14 +231,28 @@ def _str(b):
     return struct.pack("<I", len(b)) + b
 
 
-def spool_record(endpoint, line, cookies="", proxy="", timeout_ms=2000, batch_size=50,
-                 batch_delay_ms=200, queued_ms=0):
-    """One record: b"MTS1" | u32 LE length | u32 LE CRC-32 | payload, where payload =
-    endpoint, line, cookies, proxy (u32 LE length + bytes each), timeout, batch size,
-    batch delay (u32 LE), queued ms (u64 LE)."""
+def _framed(magic, payload):
+    return magic + struct.pack("<II", len(payload), zlib.crc32(payload) & 0xFFFFFFFF) + payload
+
+
+def spool_record(endpoint, line, cookies="", queued_ms=0, visitor=0, attempts=0):
+    """One record: b"MTS2" | u32 LE length | u32 LE CRC-32 | payload, where payload =
+    endpoint, line, cookies (u32 LE length + bytes each), queued ms (u64 LE),
+    visitor (u64 LE), attempts (u32 LE). Proxy, timeout and batching are not stored:
+    the configuration decides them on replay."""
+    payload = (_str(endpoint) + _str(line) + _str(cookies)
+               + struct.pack("<QQI", queued_ms, visitor, attempts))
+    return _framed(b"MTS2", payload)
+
+
+def spool_record_v1(endpoint, line, cookies="", proxy="", timeout_ms=2000, batch_size=50,
+                    batch_delay_ms=200, queued_ms=0):
+    """A record of earlier versions: b"MTS1", payload = endpoint, line, cookies, proxy
+    (u32 LE length + bytes each), timeout, batch size, batch delay (u32 LE), queued
+    ms (u64 LE). Still replayed; its proxy, timeout and batch fields are ignored."""
     payload = (_str(endpoint) + _str(line) + _str(cookies) + _str(proxy)
                + struct.pack("<IIIQ", timeout_ms, batch_size, batch_delay_ms, queued_ms))
-    return b"MTS1" + struct.pack("<II", len(payload), zlib.crc32(payload) & 0xFFFFFFFF) + payload
+    return _framed(b"MTS1", payload)
 
 
 def hit_line(url, ts_ms):
@@ -446,7 +460,7 @@ def test_damaged_spool_file_good_records_replayed_bad_bytes_skipped(httpd, track
 
     garbage = b"\x00garbage, not a record\xff\xfe" + bytes(range(1, 200))
     truncated = rec(11)[:37]
-    data = (b"".join(rec(i, batch_size=1, cookies=f"wteid_111=400000000000000000{i}") for i in (0, 1))
+    data = (b"".join(rec(i, cookies=f"wteid_{ID1}=400000000000000000{i}") for i in (0, 1))
             + b"".join(rec(i) for i in range(2, 6)) + garbage
             + b"".join(rec(i) for i in range(6, 11))
             + truncated)
@@ -470,11 +484,39 @@ def test_damaged_spool_file_good_records_replayed_bad_bytes_skipped(httpd, track
     for i, h in enumerate(hits):
         mapphit.assert_well_formed(h, custom=[])
         assert h.p[6] == str(base + i), "the hit keeps its page time"
-    # records 0 and 1: single GETs with the visitor's cookies; 2-10: one batch POST
+    # MappTrackBatchSize 1 (the configuration, not the file, decides): single GETs,
+    # records 0 and 1 with the visitor's cookies they were spooled with
     reqs = track_server.requests()
     kinds = [(r.method, len(mapphit.hits_from_request(r))) for r in reqs]
-    assert kinds == [("GET", 1), ("GET", 1), ("POST", 9)], kinds
-    assert [r.headers.get("Cookie") for r in reqs[:2]] == [f"wteid_111=400000000000000000{i}" for i in (0, 1)]
+    assert kinds == [("GET", 1)] * 11, kinds
+    assert [r.headers.get("Cookie") for r in reqs] == \
+        [f"wteid_{ID1}=400000000000000000{i}" for i in (0, 1)] + [None] * 9
+
+
+def test_spool_record_of_an_earlier_version_is_still_replayed(httpd, track_server, track_server2):
+    """MTS1 records (as versions before MTS2 wrote them) are delivered after an
+    upgrade, but where and how is the configuration's: their proxy (here
+    track_server2), timeout (0) and batch size (1) are ignored."""
+    spool = os.path.join(httpd.root, "spool")
+    os.makedirs(spool)
+    endpoint = f"{track_server.url}/{ID1}"
+    base = int(time.time() * 1000) - 3600_000
+    ms = [marker() for _ in range(5)]
+    data = b"".join(spool_record_v1(endpoint, hit_line(f"http://127.0.0.1:{httpd.port}/page.html?m={m}", base + i),
+                                    proxy=track_server2.url, timeout_ms=0, batch_size=1, queued_ms=base + i)
+                    for i, m in enumerate(ms))
+    path = os.path.join(spool, "seg-4000000-1700000000000-1.mts")
+    with open(path, "wb") as f:
+        f.write(data)
+    give_to_www_data(spool, path)
+    httpd.start(tracking(batch=50, delay=200) + f'MappTrackSpoolDir "{spool}"\n')
+    got, _ = wait_delivered(track_server, ms, timeout=20)
+    settle()
+    assert delivered(track_server) == {m: 1 for m in ms}
+    assert [next(iter(hits_by_marker([h]))) for h in track_server.hits()] == ms
+    assert all(r.method == "POST" for r in track_server.requests()), track_server.requests()
+    assert track_server2.requests() == [], "the record's proxy was used"
+    assert not os.path.exists(path)
 
 
 # -- 6. queue overflow with the spool full -------------------------------------------

@@ -1,10 +1,12 @@
-// The disk spool (spool.h, design §8): record framing and its round trip,
-// skipping corrupt, torn and garbage bytes, segment rotation, the size limit
-// dropping the oldest segments, take()/done() with partial delivery keeping
-// the order, and adoption of another process's segment only once its lock
-// is free.
+// The disk spool (spool.h, design §8): record framing and its round trip
+// (MTS2, and MTS1 of earlier versions), skipping corrupt, torn and garbage
+// bytes, the checks a replayed record must pass, segment rotation, the size
+// limit dropping the oldest segments, take()/done() with partial delivery
+// keeping the order, adoption of another process's segment only once its lock
+// is free, and a spool that trusts neither its directory nor the files in it.
 #include <dirent.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -27,6 +29,7 @@
 
 #include "mapptrack/delivery.h"
 #include "mapptrack/dispatcher.h"
+#include "mapptrack/hit_line.h"
 #include "mapptrack/log.h"
 #include "mapptrack/spool.h"
 #include "mapptrack/transport.h"
@@ -36,8 +39,10 @@
 using mapptrack::decode_spool_records;
 using mapptrack::Delivery;
 using mapptrack::encode_spool_record;
+using mapptrack::is_valid_spool_record;
 using mapptrack::Logger;
 using mapptrack::LogLevel;
+using mapptrack::prepare_spool_directory;
 using mapptrack::Spool;
 using mapptrack::SpoolOptions;
 
@@ -194,9 +199,47 @@ std::string make_temp_dir()
 
 void remove_dir(const std::string& dir)
 {
-    for (const std::string& name : files_in(dir))
-        unlink((dir + "/" + name).c_str());
+    for (const std::string& name : files_in(dir)) {
+        const std::string path = dir + "/" + name;
+        struct stat st;
+        if (lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+            remove_dir(path);
+        else
+            unlink(path.c_str());
+    }
     rmdir(dir.c_str());
+}
+
+void put_u32(std::string& out, std::uint32_t v)
+{
+    for (int i = 0; i < 4; ++i)
+        out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+}
+
+void put_str(std::string& out, const std::string& s)
+{
+    put_u32(out, static_cast<std::uint32_t>(s.size()));
+    out += s;
+}
+
+// A record as versions before MTS2 wrote it: with proxy, timeout and batch options.
+std::string version1_record(const Delivery& d, const std::string& proxy, std::uint32_t timeout_ms,
+                            std::uint32_t batch_size, std::uint32_t batch_delay_ms)
+{
+    std::string payload;
+    put_str(payload, d.endpoint);
+    put_str(payload, d.line);
+    put_str(payload, d.cookies);
+    put_str(payload, proxy);
+    put_u32(payload, timeout_ms);
+    put_u32(payload, batch_size);
+    put_u32(payload, batch_delay_ms);
+    put_u32(payload, static_cast<std::uint32_t>(d.queued_ms & 0xFFFFFFFF));
+    put_u32(payload, static_cast<std::uint32_t>(static_cast<std::uint64_t>(d.queued_ms) >> 32));
+    std::string r = "MTS1";
+    put_u32(r, static_cast<std::uint32_t>(payload.size()));
+    put_u32(r, reference_crc32(payload));
+    return r + payload;
 }
 
 // The spool names its segments after the process once (a static string):
@@ -220,32 +263,34 @@ TEST_GROUP(SpoolRecord){};
 
 TEST(SpoolRecord, FramingIsMagicLengthCrcPayload)
 {
-    const std::string r = encode_spool_record(record(1));
-    CHECK_EQUAL(std::string("MTS1"), r.substr(0, 4));
+    Delivery d = record(1);
+    d.visitor = 0x0102030405060708ull;
+    d.attempts = 3;
+    const std::string r = encode_spool_record(d);
+    CHECK_EQUAL(std::string("MTS2"), r.substr(0, 4));
     const std::uint32_t length = u32_at(r, 4);
     CHECK_EQUAL(r.size() - 12, length);
     CHECK_EQUAL(reference_crc32(r.substr(12)), u32_at(r, 8));
-    // Payload: endpoint, line, cookies, proxy (u32 LE length + bytes each),
-    // timeout, batch size, batch delay (u32 LE), queued ms (u64 LE).
+    // Payload: endpoint, line, cookies (u32 LE length + bytes each), queued
+    // ms (u64 LE), visitor (u64 LE), attempts (u32 LE); nothing else.
     const std::string payload = r.substr(12);
     CHECK_EQUAL(std::strlen(kEndpoint), u32_at(payload, 0));
     CHECK_EQUAL(std::string(kEndpoint), payload.substr(4, std::strlen(kEndpoint)));
+    CHECK_EQUAL(4 + d.endpoint.size() + 4 + d.line.size() + 4 + d.cookies.size() + 8 + 8 + 4, payload.size());
     const std::size_t tail = payload.size() - 20;
-    CHECK_EQUAL(1500u, u32_at(payload, tail));
-    CHECK_EQUAL(50u, u32_at(payload, tail + 4));
-    CHECK_EQUAL(200u, u32_at(payload, tail + 8));
-    const std::uint64_t queued = u32_at(payload, tail + 12) | (std::uint64_t(u32_at(payload, tail + 16)) << 32);
+    const std::uint64_t queued = u32_at(payload, tail) | (std::uint64_t(u32_at(payload, tail + 4)) << 32);
     CHECK_EQUAL(1700000000001ull, queued);
+    CHECK_EQUAL(0x05060708u, u32_at(payload, tail + 8));
+    CHECK_EQUAL(0x01020304u, u32_at(payload, tail + 12));
+    CHECK_EQUAL(3u, u32_at(payload, tail + 16));
 }
 
-TEST(SpoolRecord, EveryFieldSurvivesTheRoundTrip)
+TEST(SpoolRecord, EveryStoredFieldSurvivesTheRoundTrip)
 {
     Delivery d = record(7, 3000);
-    d.options.proxy = "http://proxy.test:3128";
-    d.options.timeout_ms = 600000;
-    d.options.batch_size = 1;
-    d.options.batch_delay_ms = 0;
     d.queued_ms = 0x7FFFFFFFFFFFll;
+    d.visitor = 0xFEDCBA9876543210ull;
+    d.attempts = 4000000000u;
     Delivery empty;  // all strings empty, numbers as defaulted
     empty.queued_ms = 0;
     std::size_t skipped = 99;
@@ -256,14 +301,68 @@ TEST(SpoolRecord, EveryFieldSurvivesTheRoundTrip)
     CHECK_EQUAL(d.endpoint, out[0].endpoint);
     CHECK_EQUAL(d.line, out[0].line);
     CHECK_EQUAL(d.cookies, out[0].cookies);
-    CHECK_EQUAL(d.options.proxy, out[0].options.proxy);
-    CHECK_EQUAL(d.options.timeout_ms, out[0].options.timeout_ms);
-    CHECK_EQUAL(d.options.batch_size, out[0].options.batch_size);
-    CHECK_EQUAL(d.options.batch_delay_ms, out[0].options.batch_delay_ms);
     CHECK_EQUAL(d.queued_ms, out[0].queued_ms);
+    CHECK_EQUAL(d.visitor, out[0].visitor);
+    CHECK_EQUAL(d.attempts, out[0].attempts);
     CHECK_EQUAL(std::string(), out[1].endpoint);
     CHECK_EQUAL(std::string(), out[1].line);
-    CHECK_EQUAL(empty.options.batch_size, out[1].options.batch_size);
+    CHECK_EQUAL(0u, out[1].visitor);
+    CHECK_EQUAL(0u, out[1].attempts);
+}
+
+TEST(SpoolRecord, ProxyTimeoutAndBatchOptionsAreNotStored)
+{
+    // Where and how a hit goes is the current configuration's business: a
+    // planted or stale record must not choose a proxy or hold a thread.
+    Delivery d = record(1);
+    d.options.proxy = "http://evil.test:3128";
+    d.options.timeout_ms = 0;
+    d.options.batch_size = 1;
+    d.options.batch_delay_ms = 999999;
+    const std::string r = encode_spool_record(d);
+    CHECK(r.find("evil.test") == std::string::npos);
+    std::size_t skipped = 1;
+    const auto out = decode_spool_records(r, &skipped);
+    CHECK_EQUAL(1u, out.size());
+    const mapptrack::DeliveryOptions defaults;
+    CHECK_EQUAL(defaults.proxy, out[0].options.proxy);
+    CHECK_EQUAL(defaults.timeout_ms, out[0].options.timeout_ms);
+    CHECK_EQUAL(defaults.batch_size, out[0].options.batch_size);
+    CHECK_EQUAL(defaults.batch_delay_ms, out[0].options.batch_delay_ms);
+}
+
+TEST(SpoolRecord, Version1RecordsOfEarlierReleasesAreStillReadWithoutTheirOptions)
+{
+    Delivery d = record(5);
+    const std::string v1 = version1_record(d, "http://evil.test:3128", 0, 1, 7);
+    CHECK_EQUAL(std::string("MTS1"), v1.substr(0, 4));
+    std::size_t skipped = 1;
+    const auto out =
+        decode_spool_records(encode_spool_record(record(4)) + v1 + encode_spool_record(record(6)), &skipped);
+    CHECK_EQUAL(0u, skipped);
+    CHECK_EQUAL(std::string("n4,n5,n6"), names(out));
+    CHECK_EQUAL(d.endpoint, out[1].endpoint);
+    CHECK_EQUAL(d.line, out[1].line);
+    CHECK_EQUAL(d.cookies, out[1].cookies);
+    CHECK_EQUAL(d.queued_ms, out[1].queued_ms);
+    const mapptrack::DeliveryOptions defaults;
+    CHECK_EQUAL(defaults.proxy, out[1].options.proxy);
+    CHECK_EQUAL(defaults.timeout_ms, out[1].options.timeout_ms);
+    CHECK_EQUAL(defaults.batch_size, out[1].options.batch_size);
+    CHECK_EQUAL(0u, out[1].attempts);
+}
+
+TEST(SpoolRecord, RecordsOfBothVersionsSurviveGarbageAroundThem)
+{
+    const std::string garbage1 = "MTS3\x10\x00\x00\x00not a version we know";
+    const std::string garbage2 = std::string("MTS2\x05\x00\x00\x00\x00\x00\x00\x00", 12) + "MTS";
+    const std::string v1 = version1_record(record(1), "", 2000, 50, 200);
+    std::size_t skipped = 0;
+    const auto out = decode_spool_records(garbage1 + encode_spool_record(record(0)) + garbage2 + v1 + garbage1 +
+                                              encode_spool_record(record(2)) + garbage2,
+                                          &skipped);
+    CHECK_EQUAL(names(0, 3), names(out));
+    CHECK_EQUAL(2 * garbage1.size() + 2 * garbage2.size(), skipped);
 }
 
 TEST(SpoolRecord, ManyRecordsComeBackInOrder)
@@ -345,17 +444,22 @@ TEST(SpoolCorruption, ImplausibleLengthIsSkipped)
 TEST(SpoolCorruption, ValidCrcOverAMalformedPayloadIsSkipped)
 {
     // A well-framed record whose payload does not parse (a string length
-    // running past the end) is rejected, not misread.
-    std::string payload = "\xff\xff\x00\x00short";
-    std::string r = "MTS1";
-    for (std::uint32_t v : {static_cast<std::uint32_t>(payload.size()), reference_crc32(payload)})
-        for (int i = 0; i < 4; ++i)
-            r.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-    r += payload;
-    std::size_t skipped = 0;
-    const auto out = decode_spool_records(r + encode_spool_record(record(3)), &skipped);
-    CHECK_EQUAL(std::string("n3"), names(out));
-    CHECK_EQUAL(r.size(), skipped);
+    // running past the end, or bytes left over) is rejected, not misread.
+    for (const char* magic : {"MTS1", "MTS2"}) {
+        for (const std::string& payload :
+             {std::string("\xff\xff\x00\x00short"),
+              encode_spool_record(record(1)).substr(12) + "x"}) {
+            std::string r = magic;
+            for (std::uint32_t v : {static_cast<std::uint32_t>(payload.size()), reference_crc32(payload)})
+                for (int i = 0; i < 4; ++i)
+                    r.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+            r += payload;
+            std::size_t skipped = 0;
+            const auto out = decode_spool_records(r + encode_spool_record(record(3)), &skipped);
+            CHECK_EQUAL(std::string("n3"), names(out));
+            CHECK_EQUAL(r.size(), skipped);
+        }
+    }
 }
 
 TEST_GROUP(Spool)
@@ -766,13 +870,18 @@ TEST(Spool, ANewSegmentTakenByAnotherProcessBeforeItIsLockedLosesNothing)
     CHECK_EQUAL(appended, taken_back);
 }
 
-TEST(Spool, ReplayedSingleGetRecordsStaySingleGetsWithTheirCookies)
+TEST(Spool, ReplayedRecordsTakeNoProxyOrTimeoutFromTheFile)
 {
+    // Options set on a record before it was spooled do not come back with it
+    // (MTS2 does not store them): a planted or stale record cannot pick a
+    // proxy or hold a delivery thread with a timeout of its own.
     spool = open();
-    std::vector<Delivery> mixed = records(0, 4);  // batch size 50
-    mixed[1].options.batch_size = 1;             // a single-GET vhost, same endpoint
-    mixed[2].options.batch_size = 1;
-    spool->append(mixed);
+    std::vector<Delivery> planted = records(0, 4);
+    for (Delivery& p : planted) {
+        p.options.proxy = "http://evil.test:3128";
+        p.options.timeout_ms = 0;
+    }
+    spool->append(planted);
     auto recorder = std::make_shared<Recorder>();
     mapptrack::DispatcherOptions options;
     options.threads = 1;
@@ -788,15 +897,390 @@ TEST(Spool, ReplayedSingleGetRecordsStaySingleGetsWithTheirCookies)
     while (std::chrono::steady_clock::now() < until && !files_in(dir).empty())
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     CHECK(mapptrack::Dispatcher::stop(d));
-    // n0 (POST: a batch of one), n1 and n2 (GETs with cookies), n3 (POST)
-    CHECK_EQUAL(4u, recorder->requests.size());
-    const auto& r = recorder->requests;
-    CHECK(r[0].post && r[0].body == mixed[0].line);
-    CHECK(!r[1].post && r[1].url == mixed[1].endpoint + "/" + mixed[1].line);
-    CHECK(!r[2].post && r[2].url == mixed[2].endpoint + "/" + mixed[2].line);
-    CHECK(r[3].post && r[3].body == mixed[3].line);
-    bool cookie = false;
-    for (const std::string& h : r[1].headers)
-        cookie = cookie || h == "Cookie: " + mixed[1].cookies;
-    CHECK(cookie);
+    CHECK(!recorder->requests.empty());
+    for (const auto& r : recorder->requests) {
+        CHECK(r.proxy.find("evil") == std::string::npos);
+        CHECK(r.timeout_ms > 0);
+    }
+}
+
+// -- what a replayed record must be -----------------------------------------------
+
+TEST_GROUP(SpoolRecordValidation){};
+
+TEST(SpoolRecordValidation, RecordsAsTheModuleWritesThemAreValid)
+{
+    std::string why;
+    CHECK_TEXT(is_valid_spool_record(record(1), &why), why.c_str());
+    Delivery d = record(2);
+    d.cookies.clear();
+    d.line = "?p=300,0&eor=1";
+    CHECK_TEXT(is_valid_spool_record(d, &why), why.c_str());
+    for (const char* endpoint : {"https://track.test:8443/base/path/111,222", "http://127.0.0.1:4711/111",
+                                 "https://[::1]:8443/12345678901234567890"}) {
+        d.endpoint = endpoint;
+        CHECK_TEXT(is_valid_spool_record(d, &why), (std::string(endpoint) + ": " + why).c_str());
+    }
+    d.cookies = "wteid_111=4000000000000000001; wt3_eid=%3B111%7C4000000000000000001";
+    CHECK_TEXT(is_valid_spool_record(d, &why), why.c_str());
+}
+
+TEST(SpoolRecordValidation, ForeignLookingEndpointsAreRefused)
+{
+    for (const char* endpoint :
+         {"http://evil/x/../111", "http://127.0.0.1:1/111?x", "http://user@track.test/111",
+          "http://user:pass@track.test/111", "http://track.test/11a", "http://track.test/111,abc",
+          "http://track.test/", "http://track.test", "track.test/111", "", "/111",
+          "http://track.test/111#x", "ftp://track.test/111", "http://track.test/111/",
+          "HTTP://track.test/111",        // would be normalised to another string
+          "http://TRACK.test/111",        //
+          "http://track.test:80/111",     //
+          "http://track.test/a//111", "http://track.test/111,,222", "http://track.test /111",
+          "http://track.test/\r\n111", "gopher://127.0.0.1:25/111"}) {
+        Delivery d = record(1);
+        d.endpoint = endpoint;
+        std::string why;
+        CHECK_TEXT(!is_valid_spool_record(d, &why), endpoint);
+        CHECK_TEXT(!why.empty(), endpoint);
+    }
+}
+
+TEST(SpoolRecordValidation, LinesThatAreNotMappHitLinesAreRefused)
+{
+    for (const std::string& line :
+         {std::string("wt?p=300,a b&eor=1"), std::string("../../../private/admin?cmd=1"), std::string(""),
+          std::string("wt"), std::string("wt?p=1\r\nX-Evil: 1"), std::string("wt?p=1&x=\n"),
+          std::string("wt?p=1%zz"), std::string("admin?cmd=1"), std::string("wt?p=1#frag"),
+          std::string("wt?p=1\0x", 8), std::string("wt?p=") + std::string(mapptrack::kMaxForeignLineBytes, 'a')}) {
+        Delivery d = record(1);
+        d.line = line;
+        std::string why;
+        CHECK_TEXT(!is_valid_spool_record(d, &why), line.substr(0, 60).c_str());
+        CHECK(!why.empty());
+    }
+}
+
+TEST(SpoolRecordValidation, CookiesThatAreNotACleanMappHeaderAreRefused)
+{
+    for (const std::string& cookies :
+         {std::string("sessionid=secret"), std::string("wteid_111=4; sessionid=secret"),
+          std::string("wteid_111=4\r\nX-Evil: 1"), std::string("wteid_111=4\n"), std::string("wteid_111=4\r"),
+          std::string("wteid_111=4\0", 12), std::string("wteid_111=4;wtsid=5"), std::string(" wteid_111=4"),
+          std::string("wteid_111=4, sessionid=secret")}) {
+        Delivery d = record(1);
+        d.cookies = cookies;
+        std::string why;
+        CHECK_TEXT(!is_valid_spool_record(d, &why), cookies.c_str());
+        CHECK(!why.empty());
+    }
+}
+
+// -- the directory -------------------------------------------------------------------
+
+namespace {
+
+uid_t nobody_uid()
+{
+    const passwd* pw = getpwnam("nobody");
+    return pw ? pw->pw_uid : 65534;
+}
+
+gid_t nobody_gid()
+{
+    const passwd* pw = getpwnam("nobody");
+    return pw ? pw->pw_gid : 65534;
+}
+
+struct stat lstat_of(const std::string& path)
+{
+    struct stat st;
+    std::memset(&st, 0, sizeof st);
+    CHECK_EQUAL_TEXT(0, lstat(path.c_str(), &st), path.c_str());
+    return st;
+}
+
+bool contains(const std::string& text, const std::string& part)
+{
+    return text.find(part) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_GROUP(SpoolDirectory)
+{
+    std::string dir;
+    void setup() override
+    {
+        dir = make_temp_dir();
+        CHECK(!dir.empty());
+    }
+    void teardown() override
+    {
+        remove_dir(dir);
+    }
+};
+
+TEST(SpoolDirectory, AMissingDirectoryIsCreatedMode0700ForTheUser)
+{
+    const std::string spool = dir + "/spool";
+    const mode_t old = umask(0);  // not what decides the mode
+    const auto problem = prepare_spool_directory(spool, nobody_uid(), nobody_gid());
+    umask(old);
+    CHECK_TEXT(!problem, problem ? problem->c_str() : "");
+    const struct stat st = lstat_of(spool);
+    CHECK(S_ISDIR(st.st_mode));
+    CHECK_EQUAL(0700u, st.st_mode & 07777u);
+    if (geteuid() == 0) {
+        CHECK_EQUAL(nobody_uid(), st.st_uid);
+        CHECK_EQUAL(nobody_gid(), st.st_gid);
+    }
+    // and is accepted as it is the next time
+    CHECK(!prepare_spool_directory(spool, geteuid() == 0 ? nobody_uid() : geteuid(), nobody_gid()));
+}
+
+TEST(SpoolDirectory, AnExistingDirectoryOfTheUserIsAccepted)
+{
+    const auto problem = prepare_spool_directory(dir, geteuid(), getegid());
+    CHECK_TEXT(!problem, problem ? problem->c_str() : "");
+    CHECK_EQUAL(0700u, lstat_of(dir).st_mode & 07777u);
+}
+
+TEST(SpoolDirectory, ASymlinkIsRefusedAndItsTargetIsNeverChowned)
+{
+    const std::string target = dir + "/target";
+    const std::string link = dir + "/spool";
+    CHECK_EQUAL(0, mkdir(target.c_str(), 0700));
+    CHECK_EQUAL(0, symlink(target.c_str(), link.c_str()));
+    const struct stat before = lstat_of(target);
+    const auto problem = prepare_spool_directory(link, nobody_uid(), nobody_gid());
+    CHECK(problem.has_value());
+    CHECK_TEXT(contains(*problem, "symbolic link"), problem->c_str());
+    CHECK_TEXT(contains(*problem, "point MappTrackSpoolDir at a real directory"), problem->c_str());
+    const struct stat after = lstat_of(target);
+    CHECK_EQUAL(before.st_uid, after.st_uid);
+    CHECK_EQUAL(before.st_gid, after.st_gid);
+    CHECK_EQUAL(before.st_mode, after.st_mode);
+    // a dangling symlink is not created through either
+    const std::string nowhere = dir + "/nowhere";
+    const std::string dangling = dir + "/dangling";
+    CHECK_EQUAL(0, symlink(nowhere.c_str(), dangling.c_str()));
+    CHECK(prepare_spool_directory(dangling, nobody_uid(), nobody_gid()).has_value());
+    CHECK(!exists(nowhere));
+}
+
+TEST(SpoolDirectory, AWorldWritableDirectoryIsRefused)
+{
+    CHECK_EQUAL(0, chmod(dir.c_str(), 0777));
+    const auto problem = prepare_spool_directory(dir, geteuid(), getegid());
+    CHECK(problem.has_value());
+    CHECK_TEXT(contains(*problem, "world-writable") && contains(*problem, "chmod 0700 " + dir), problem->c_str());
+    CHECK_EQUAL(0777u, lstat_of(dir).st_mode & 07777u);  // not "fixed" behind the operator's back
+    CHECK_EQUAL(0, chmod(dir.c_str(), 01777));  // sticky makes it no better
+    CHECK(prepare_spool_directory(dir, geteuid(), getegid()).has_value());
+}
+
+TEST(SpoolDirectory, AGroupWritableDirectoryIsRefused)
+{
+    CHECK_EQUAL(0, chmod(dir.c_str(), 0770));
+    const auto problem = prepare_spool_directory(dir, geteuid(), getegid());
+    CHECK(problem.has_value());
+    CHECK_TEXT(contains(*problem, "group-") && contains(*problem, "chmod 0700"), problem->c_str());
+}
+
+TEST(SpoolDirectory, ADirectoryOfAnotherOwnerIsRefusedAndNotChowned)
+{
+    if (geteuid() != 0)
+        TEST_EXIT;  // needs root to give a directory away
+    const std::string spool = dir + "/spool";
+    CHECK_EQUAL(0, mkdir(spool.c_str(), 0700));
+    CHECK_EQUAL(0, chown(spool.c_str(), nobody_uid(), nobody_gid()));
+    const auto problem = prepare_spool_directory(spool, 0, 0);
+    CHECK(problem.has_value());
+    CHECK_TEXT(contains(*problem, "owned by uid " + std::to_string(nobody_uid())), problem->c_str());
+    CHECK_TEXT(contains(*problem, "chown 0 " + spool), problem->c_str());
+    CHECK_EQUAL(nobody_uid(), lstat_of(spool).st_uid);
+    // and the other way round: root's directory is not handed to User
+    const auto reverse = prepare_spool_directory(dir, nobody_uid(), nobody_gid());
+    CHECK(reverse.has_value());
+    CHECK_EQUAL(0u, lstat_of(dir).st_uid);
+}
+
+TEST(SpoolDirectory, AFileOrASymlinkToAFileIsRefused)
+{
+    write_file(dir + "/file", "x");
+    CHECK_EQUAL(0, symlink((dir + "/file").c_str(), (dir + "/link").c_str()));
+    const auto file = prepare_spool_directory(dir + "/file", geteuid(), getegid());
+    CHECK(file.has_value());
+    CHECK_TEXT(contains(*file, "not a directory"), file->c_str());
+    const auto link = prepare_spool_directory(dir + "/link", geteuid(), getegid());
+    CHECK(link.has_value());
+    CHECK_TEXT(contains(*link, "symbolic link"), link->c_str());
+    CHECK(prepare_spool_directory("", geteuid(), getegid()).has_value());
+}
+
+TEST(SpoolDirectory, SpoolOpenMakesTheSameChecksAsTheUser)
+{
+    SpoolOptions options;
+    std::string error;
+    const std::string target = dir + "/target";
+    CHECK_EQUAL(0, mkdir(target.c_str(), 0700));
+    options.dir = dir + "/link";
+    CHECK_EQUAL(0, symlink(target.c_str(), options.dir.c_str()));
+    POINTERS_EQUAL(nullptr, Spool::open(options, Logger{}, &error));
+    CHECK_TEXT(contains(error, options.dir) && contains(error, "symbolic link"), error.c_str());
+    options.dir = dir + "/open";
+    CHECK_EQUAL(0, mkdir(options.dir.c_str(), 0700));
+    CHECK_EQUAL(0, chmod(options.dir.c_str(), 0757));
+    error.clear();
+    POINTERS_EQUAL(nullptr, Spool::open(options, Logger{}, &error));
+    CHECK_TEXT(contains(error, "world-writable"), error.c_str());
+    if (geteuid() == 0) {
+        options.dir = dir + "/theirs";
+        CHECK_EQUAL(0, mkdir(options.dir.c_str(), 0700));
+        CHECK_EQUAL(0, chown(options.dir.c_str(), nobody_uid(), nobody_gid()));
+        error.clear();
+        POINTERS_EQUAL(nullptr, Spool::open(options, Logger{}, &error));
+        CHECK_TEXT(contains(error, "owned by uid " + std::to_string(nobody_uid())), error.c_str());
+    }
+}
+
+// -- files named like segments that are not ----------------------------------------------
+
+TEST(Spool, AFifoNamedLikeASegmentIsSkippedAndTheGoodSegmentsAreTaken)
+{
+    write_file(dir + "/seg-1-1000-1.mts", encode_all(records(0, 3)), 1600000100);
+    CHECK_EQUAL(0, mkfifo((dir + "/seg-1-1000-2.mts").c_str(), 0600));  // opening it would block
+    write_file(dir + "/seg-1-1000-3.mts", encode_all(records(3, 6)), 1600000300);
+    spool = open();
+    CHECK_EQUAL(names(0, 6), names(take_everything(spool)));
+    CHECK_EQUAL(1u, spool->counters().refused_files.load());
+    CHECK_EQUAL(1u, log.count("MT0208"));
+    CHECK_TEXT(contains(log.all(), "seg-1-1000-2.mts") && contains(log.all(), "not a regular file"),
+               log.all().c_str());
+    // Seen again: neither counted nor logged again, and take() does not spin on it.
+    spool->mark_pending();
+    CHECK(!spool->take().has_value());
+    CHECK(!spool->maybe_pending());
+    CHECK_EQUAL(1u, spool->counters().refused_files.load());
+    CHECK_EQUAL(1u, log.count("MT0208"));
+    CHECK(files_in(dir) == std::vector<std::string>{"seg-1-1000-2.mts"});  // left alone
+}
+
+TEST(Spool, ASymlinkToDevZeroNamedLikeASegmentIsNeverRead)
+{
+    write_file(dir + "/seg-1-1000-1.mts", encode_all(records(0, 2)), 1600000100);
+    CHECK_EQUAL(0, symlink("/dev/zero", (dir + "/seg-4000000-1700000000000-1.mts").c_str()));
+    write_file(dir + "/seg-1-1000-3.mts", encode_all(records(2, 4)), 1600000300);
+    spool = open();
+    CHECK_EQUAL(names(0, 4), names(take_everything(spool)));
+    CHECK_EQUAL(1u, spool->counters().refused_files.load());
+    CHECK_EQUAL(0u, spool->counters().corrupt_bytes.load());
+    CHECK_EQUAL(1u, log.count("MT0208"));
+    CHECK_TEXT(contains(log.all(), "symbolic link"), log.all().c_str());
+}
+
+TEST(Spool, ASymlinkToARealSegmentElsewhereIsNotFollowed)
+{
+    const std::string elsewhere = make_temp_dir();
+    write_file(elsewhere + "/victim.mts", encode_all(records(0, 2)));
+    CHECK_EQUAL(0, symlink((elsewhere + "/victim.mts").c_str(), (dir + "/seg-1-1000-1.mts").c_str()));
+    spool = open();
+    CHECK(!spool->take().has_value());
+    CHECK_EQUAL(1u, spool->counters().refused_files.load());
+    CHECK(exists(elsewhere + "/victim.mts"));  // not read, not deleted
+    remove_dir(elsewhere);
+}
+
+TEST(Spool, AnOversizedFileNamedLikeASegmentIsSkippedUnread)
+{
+    const std::uint64_t limit = mapptrack::segment_file_limit(64 * 1024);
+    CHECK_EQUAL(mapptrack::kMinSegmentFileLimit, limit);
+    CHECK(mapptrack::segment_file_limit(8 << 20) >= 4 * (8ull << 20));
+    const std::string big = dir + "/seg-1-1000-2.mts";
+    write_file(big, encode_all(records(10, 12)), 1600000200);
+    CHECK_EQUAL(0, truncate(big.c_str(), static_cast<off_t>(limit + 1)));  // sparse: no disk used
+    write_file(dir + "/seg-1-1000-1.mts", encode_all(records(0, 2)), 1600000100);
+    write_file(dir + "/seg-1-1000-3.mts", encode_all(records(2, 4)), 1600000300);
+    spool = open(1 << 20, 64 * 1024);
+    CHECK_EQUAL(names(0, 4), names(take_everything(spool)));
+    CHECK_EQUAL(1u, spool->counters().refused_files.load());
+    CHECK_TEXT(contains(log.all(), "more than a segment can"), log.all().c_str());
+    CHECK(exists(big));
+}
+
+TEST(Spool, AFileOfAnotherOwnerNamedLikeASegmentIsSkipped)
+{
+    if (geteuid() != 0)
+        TEST_EXIT;  // needs root to give a file away
+    const std::string theirs = dir + "/seg-1-1000-2.mts";
+    write_file(theirs, encode_all(records(10, 12)), 1600000200);
+    CHECK_EQUAL(0, chown(theirs.c_str(), nobody_uid(), nobody_gid()));
+    write_file(dir + "/seg-1-1000-1.mts", encode_all(records(0, 2)), 1600000100);
+    spool = open();
+    CHECK_EQUAL(names(0, 2), names(take_everything(spool)));
+    CHECK_EQUAL(1u, spool->counters().refused_files.load());
+    CHECK_TEXT(contains(log.all(), "owned by uid " + std::to_string(nobody_uid())), log.all().c_str());
+    CHECK(exists(theirs));
+}
+
+TEST(Spool, ManyHostileFilesAreCountedEachButLoggedOnce)
+{
+    for (int i = 0; i < 20; ++i) {
+        const std::string name = dir + "/seg-9-9000-" + std::to_string(i) + ".mts";
+        if (i % 2)
+            CHECK_EQUAL(0, mkfifo(name.c_str(), 0600));
+        else
+            CHECK_EQUAL(0, symlink("/dev/zero", name.c_str()));
+    }
+    write_file(dir + "/seg-1-1000-1.mts", encode_all(records(0, 2)));
+    spool = open();
+    CHECK_EQUAL(names(0, 2), names(take_everything(spool)));
+    for (int i = 0; i < 5; ++i) {
+        spool->mark_pending();
+        CHECK(!spool->take().has_value());
+    }
+    CHECK_EQUAL(20u, spool->counters().refused_files.load());
+    CHECK_EQUAL(1u, log.count("MT0208"));
+    CHECK_TEXT(contains(log.all(), "1 such file(s) so far"), log.all().c_str());
+}
+
+TEST(Spool, HostileFilesDoNotCountTowardsTheSizeLimit)
+{
+    const std::string big = dir + "/seg-1-1000-2.mts";
+    write_file(big, "");
+    CHECK_EQUAL(0, truncate(big.c_str(), static_cast<off_t>(mapptrack::kMinSegmentFileLimit + 1)));
+    CHECK_EQUAL(0, symlink("/dev/zero", (dir + "/seg-1-1000-3.mts").c_str()));
+    spool = open(64 * 1024, 4096);
+    CHECK(!spool->take().has_value());
+    CHECK_EQUAL(10u, spool->append(records(0, 10)));
+    CHECK_EQUAL(0u, spool->counters().dropped_full.load());
+}
+
+TEST(Spool, ALargeAppendIsCutIntoSegments)
+{
+    // At stop a whole queue may go to the spool at once: it still lands in
+    // segments of about their size, far under the limit a segment is read to.
+    spool = open(64 << 20, 8192);
+    const std::size_t one = encode_spool_record(record(0, 1000)).size();
+    CHECK_EQUAL(200u, spool->append(records(0, 200, 1000)));
+    const auto files = files_in(dir);
+    CHECK(files.size() >= 200 * one / (8192 + one));
+    for (const std::string& name : files) {
+        struct stat st;
+        CHECK(stat((dir + "/" + name).c_str(), &st) == 0);
+        CHECK(static_cast<std::size_t>(st.st_size) < 8192 + one);
+    }
+    CHECK_EQUAL(names(records(0, 200, 1000)), names(take_everything(spool)));
+    CHECK_EQUAL(200u, spool->counters().spooled.load());
+}
+
+TEST(Spool, WriteFailuresAreLoggedOnceAMinute)
+{
+    spool = open(1 << 20, 1);
+    remove_dir(dir);  // every new segment fails now
+    for (int i = 0; i < 20; ++i)
+        CHECK_EQUAL(0u, spool->append({record(i)}));
+    CHECK_EQUAL(1u, log.count("MT0205"));
+    CHECK_EQUAL(0u, spool->counters().spooled.load());
+    CHECK_EQUAL(0, mkdir(dir.c_str(), 0700));  // for teardown
 }

@@ -31,6 +31,9 @@ public:
     // retry list) behind the ones already waiting, instead of being tried.
     bool failing(std::string_view endpoint) const;
 
+    // Consecutive failed attempts (0: healthy).
+    unsigned failures(std::string_view endpoint) const;
+
     // True when a failing endpoint may be tried again (its backoff is over).
     bool due(std::string_view endpoint, std::int64_t now_ms) const;
 

@@ -92,6 +92,7 @@ public:
         int fd = -1;
         std::uint64_t bytes = 0;  // of the file as read
         std::size_t count = 0;    // records read
+        std::size_t position = 0; // where it stood among this process's segments (put back there)
     };
     std::optional<Taken> take() noexcept;
     // The oldest waiting segment for which `skip(path)` is false (the
@@ -121,6 +122,7 @@ private:
         int fd;
         std::uint64_t bytes;
         std::uint64_t records;
+        std::int64_t opened_ms = 0;
     };
     Spool(const SpoolOptions& options, Logger log);
     bool open_segment_locked();
@@ -140,6 +142,7 @@ private:
     std::vector<Segment> sealed_;      // this process's finished segments, oldest first
     std::optional<Segment> current_;   // being appended to
     std::uint64_t foreign_bytes_ = 0;  // segments of other processes, as last seen
+    std::uint64_t taken_bytes_ = 0;    // segments taken for replay, not yet done() or keep()
     std::int64_t next_foreign_scan_ms_ = 0;
     void scan_foreign_bytes_locked(std::uint64_t incoming);
     unsigned sequence_ = 0;

@@ -212,7 +212,8 @@ std::vector<Delivery> Dispatcher::send(Transport& transport, std::vector<Deliver
     }
     switch (classify(response)) {
         case Verdict::Delivered: {
-            const bool was_failing = health_.failing(endpoint);
+            // "Works again" only after MT0101 said it failed for good.
+            const bool was_failing = health_.failures(endpoint) > options_.retries;
             health_.on_delivered(endpoint, now_ms());
             Metrics::add(metrics_.delivered, n);
             if (was_failing && recovery_log_.allow(now_ms())) {

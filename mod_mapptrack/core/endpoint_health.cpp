@@ -28,6 +28,12 @@ bool EndpointHealth::failing(std::string_view endpoint) const {
     return it != states_.end() && it->second.failures > 0;
 }
 
+unsigned EndpointHealth::failures(std::string_view endpoint) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto it = states_.find(std::string(endpoint));
+    return it == states_.end() ? 0 : it->second.failures;
+}
+
 bool EndpointHealth::due(std::string_view endpoint, std::int64_t now_ms) const {
     std::lock_guard<std::mutex> lock(mutex_);
     const auto it = states_.find(std::string(endpoint));

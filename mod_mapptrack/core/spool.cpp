@@ -368,7 +368,7 @@ bool Spool::open_segment_locked() {
         struct stat st;
         if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0 && st.st_nlink > 0 && S_ISREG(st.st_mode) &&
             st.st_uid == geteuid()) {
-            current_ = Segment{path, fd, 0, 0};
+            current_ = Segment{path, fd, 0, 0, now_ms()};
             return true;
         }
         close(fd);
@@ -442,7 +442,7 @@ void Spool::refuse_locked(const std::string& path, std::uint64_t dev, std::uint6
 }
 
 std::uint64_t Spool::total_bytes_locked() const {
-    std::uint64_t total = foreign_bytes_ + (current_ ? current_->bytes : 0);
+    std::uint64_t total = foreign_bytes_ + taken_bytes_ + (current_ ? current_->bytes : 0);
     for (const Segment& s : sealed_) total += s.bytes;
     return total;
 }
@@ -599,13 +599,19 @@ std::optional<Spool::Taken> Spool::take(const std::function<bool(const std::stri
         };
         auto eligible = std::find_if(sealed_.begin(), sealed_.end(),
                                      [&](const Segment& s) { return !skipped(s.path); });
-        if (eligible == sealed_.end() && current_ && current_->records > 0) {
+        // The segment being written is sealed for replay when nothing else
+        // waits, or once it is a second old: not one tiny file per pass while
+        // an endpoint fails.
+        if (eligible == sealed_.end() && current_ && current_->records > 0 &&
+            (sealed_.empty() || now_ms() - current_->opened_ms >= 1000)) {
             sealed_.push_back(*current_);
             current_.reset();
             eligible = std::prev(sealed_.end());
         }
+        std::size_t position = 0;
         if (eligible != sealed_.end()) {
             segment = *eligible;
+            position = static_cast<std::size_t>(eligible - sealed_.begin());
             sealed_.erase(eligible);
         } else {
             // Segments left by processes that are gone: their lock is free.
@@ -684,6 +690,8 @@ std::optional<Spool::Taken> Spool::take(const std::function<bool(const std::stri
         Taken taken{segment->path, decode_spool_records(data, &corrupt), segment->fd};
         taken.bytes = data.size();
         taken.count = taken.records.size();
+        taken.position = position;
+        taken_bytes_ += taken.bytes;  // still on disk while it is replayed
         if (corrupt > 0) {
             counters_.corrupt_bytes.fetch_add(corrupt, std::memory_order_relaxed);
             if (corrupt_log_.allow(now_ms())) {
@@ -704,9 +712,11 @@ std::optional<Spool::Taken> Spool::take(const std::function<bool(const std::stri
 void Spool::keep(Taken&& taken) noexcept {
     try {
         std::lock_guard<std::mutex> lock(mutex_);
+        taken_bytes_ -= std::min(taken_bytes_, taken.bytes);
         counters_.replayed.fetch_sub(std::min<std::uint64_t>(counters_.replayed.load(), taken.count),
                                      std::memory_order_relaxed);
-        sealed_.insert(sealed_.begin(), Segment{taken.path, taken.fd, taken.bytes, taken.count});
+        sealed_.insert(sealed_.begin() + static_cast<std::ptrdiff_t>(std::min(taken.position, sealed_.size())),
+                       Segment{taken.path, taken.fd, taken.bytes, taken.count});
         pending_.store(true, std::memory_order_relaxed);
     } catch (...) {
         close(taken.fd);  // its records stay on disk, adopted once this process is gone
@@ -716,6 +726,7 @@ void Spool::keep(Taken&& taken) noexcept {
 void Spool::done(Taken&& taken, const std::vector<Delivery>& not_delivered) noexcept {
     try {
         std::lock_guard<std::mutex> lock(mutex_);
+        taken_bytes_ -= std::min(taken_bytes_, taken.bytes);
         if (not_delivered.empty()) {
             unlink(taken.path.c_str());
             close(taken.fd);
@@ -732,7 +743,9 @@ void Spool::done(Taken&& taken, const std::vector<Delivery>& not_delivered) noex
                 log_(LogLevel::Error, "MT0205: cannot rewrite spool file " + taken.path + ": " + std::strerror(errno));
             }
         }
-        sealed_.insert(sealed_.begin(), Segment{taken.path, taken.fd, data.size(), not_delivered.size()});
+        // Back where it stood: the segments after it are younger.
+        sealed_.insert(sealed_.begin() + static_cast<std::ptrdiff_t>(std::min(taken.position, sealed_.size())),
+                       Segment{taken.path, taken.fd, data.size(), not_delivered.size()});
         pending_.store(true, std::memory_order_relaxed);
     } catch (...) {
     }

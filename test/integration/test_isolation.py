@@ -15,7 +15,7 @@ import time
 import pytest
 
 from support import ID1, ID4, marker, settle, tracking
-from test_delivery import allow, delivered, spool_files, wait_delivered
+from test_delivery import KeepAlive, allow, delivered, spool_files, wait_delivered
 
 # Messages a failing endpoint makes the module log (rate-limited).
 FAILURE_IDS = ("MT0101", "MT0102", "MT0105", "MT0107", "MT0109", "MT0110", "MT0301")
@@ -129,13 +129,18 @@ def test_a_refused_hit_does_not_cost_the_other_hits_of_its_batch(httpd, track_se
     the batch is split, the others are delivered, the bad one is dropped."""
     allow(httpd, "MT0103")
     httpd.start(tracking(ids=ID1, batch=10, delay=1000) + "MappTrackThreads 1\n")
-    first = pages(httpd, 1)
-    wait_delivered(track_server, first, timeout=10)
-    bad = marker()
-    track_server.refuse_body_containing(bad.encode(), 400)
-    ms = pages(httpd, 4)
-    assert httpd.get(f"/page.html?m={bad}").status == 200
-    ms += pages(httpd, 4)
+    client = KeepAlive(httpd)  # one child: the one whose endpoint has delivered
+    try:
+        first = marker()
+        assert client.get(f"/page.html?m={first}") == 200
+        wait_delivered(track_server, [first], timeout=10)
+        bad = marker()
+        track_server.refuse_body_containing(bad.encode(), 400)
+        ms = [marker() for _ in range(8)]
+        for m in ms[:4] + [bad] + ms[4:]:
+            assert client.get(f"/page.html?m={m}") == 200
+    finally:
+        client.close()
     got, _ = wait_delivered(track_server, ms, timeout=15)
     assert all(m in got for m in ms), f"good hits lost with the refused one: {[m for m in ms if m not in got]}"
     assert bad not in got

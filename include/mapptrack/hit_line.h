@@ -45,6 +45,12 @@ struct ClientFacts {
 // is one. Empty pieces (`&&`) are dropped. The result is a clean query.
 std::string rewrite_hit_query(std::string_view query, const ClientFacts& client);
 
+// The first half of rewrite_hit_query alone: `query` without X-WT-IP/X-WT-UA in
+// any of those spellings (and, when anonymous, eid, ceid, one and nc), empty
+// pieces dropped, nothing added. For relayed requests that carry no hit (cc,
+// optout…, hm): the client travels in headers there. Does not make a query clean.
+std::string remove_client_claims(std::string_view query, bool anonymous);
+
 // `rest + "?" + rewrite_hit_query(query)`, for a line parse_hit_line accepted.
 std::string rewrite_hit_line(const HitLine& line, const ClientFacts& client);
 

@@ -40,22 +40,10 @@ RelayRoute route_relay_request(std::string_view raw_path, std::string_view raw_q
                                const std::vector<std::string>& configured_ids,
                                std::string_view location);
 
-// The query without the parameters the module sets itself (X-WT-IP, X-WT-UA,
-// any case), so a browser cannot claim another IP or user agent.
-std::string strip_client_claims(std::string_view raw_query);
-
-// A track server's Set-Cookie with its Domain attribute replaced by `domain`,
-// or removed when `domain` is empty (the cookie then belongs to the site).
-std::string rewrite_cookie_domain(std::string_view set_cookie, std::string_view domain);
-
-// Appends X-WT-UA and X-WT-IP to a `wt?…` line (before a final `eor=1`), for
-// hits the relay queues when the track server cannot be reached.
-std::string add_client_to_line(std::string_view line, std::string_view user_agent,
-                               std::string_view ip);
-
 // A relayed batch body split into hit lines ('\n' or "\r\n" separated, empty
 // lines ignored), each checked with parse_hit_line. `status` 413 when the body
-// has more than `limits.max_lines` non-empty lines (then `lines` is empty);
+// has more than `limits.max_lines` non-empty lines or more than
+// `limits.max_body` bytes (then `lines` is empty and nothing may be relayed);
 // lines that do not parse are left out and counted in `refused`; 400 when
 // none is left.
 struct RelayBody {

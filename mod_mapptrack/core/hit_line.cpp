@@ -1,2 +1,152 @@
-// Hit lines from outside the module (hit_line.h).
+// Hit lines from outside the module (hit_line.h): a relayed pixel request, a
+// batch body line, a spool record. Nothing the sender wrote may reach a URL
+// unchecked, and nothing it claims about the visitor survives.
 #include "mapptrack/hit_line.h"
+
+#include <array>
+
+#include "mapptrack/encode.h"
+
+namespace mapptrack {
+namespace {
+
+bool is_alnum(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+// RFC 3986 `query` characters other than pct-encoded: unreserved, sub-delims, ':', '@', '/', '?'.
+bool is_query_char(char c) {
+    if (is_alnum(c)) return true;
+    switch (c) {
+    case '-': case '.': case '_': case '~':                        // unreserved
+    case '!': case '$': case '&': case '\'': case '(': case ')':   // sub-delims
+    case '*': case '+': case ',': case ';': case '=':
+    case ':': case '@': case '/': case '?':
+        return true;
+    default:
+        return false;
+    }
+}
+
+bool is_rest_char(char c) { return is_alnum(c) || c == '.' || c == '_' || c == '-'; }
+
+// A parameter name as a lenient parser on the track server might read it:
+// %-decoded, '+' as space, then only its letters and digits, lower-cased.
+// `X-WT-IP`, `x_wt_ip`, `X-WT-IP%20`, `+X-WT-IP` and `X%2DWT%2DIP` all read "xwtip".
+std::string normalised_name(std::string_view name) {
+    std::string out;
+    for (std::size_t i = 0; i < name.size(); ++i) {
+        char c = name[i];
+        if (c == '%' && i + 2 < name.size() && hex_value(name[i + 1]) >= 0 && hex_value(name[i + 2]) >= 0) {
+            c = static_cast<char>(hex_value(name[i + 1]) * 16 + hex_value(name[i + 2]));
+            i += 2;
+        }
+        if (!is_alnum(c)) continue;  // '+' (a space), '-', '_', '%', controls: all dropped
+        out.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+    }
+    return out;
+}
+
+bool is_claim(std::string_view normalised, bool anonymous) {
+    if (normalised == "xwtip" || normalised == "xwtua") return true;
+    if (!anonymous) return false;
+    static constexpr std::array<std::string_view, 4> kIdentity = {"eid", "ceid", "one", "nc"};
+    for (std::string_view name : kIdentity) {
+        if (normalised == name) return true;
+    }
+    return false;
+}
+
+template <typename Each>
+void for_each_piece(std::string_view query, Each&& each) {
+    while (true) {
+        const std::size_t amp = query.find('&');
+        each(query.substr(0, amp));
+        if (amp == std::string_view::npos) break;
+        query.remove_prefix(amp + 1);
+    }
+}
+
+}  // namespace
+
+bool is_clean_query(std::string_view query) {
+    if (query.empty() || query.size() > kMaxForeignLineBytes) return false;
+    for (std::size_t i = 0; i < query.size(); ++i) {
+        const char c = query[i];
+        if (c == '%') {
+            if (i + 2 >= query.size()) return false;
+            if (hex_value(query[i + 1]) < 0 || hex_value(query[i + 2]) < 0) return false;
+            i += 2;
+        } else if (!is_query_char(c)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+std::optional<HitLine> parse_hit_line(std::string_view line) {
+    if (line.size() > kMaxForeignLineBytes) return std::nullopt;
+    const std::size_t question = line.find('?');
+    if (question == std::string_view::npos) return std::nullopt;
+    const std::string_view rest = line.substr(0, question);
+    const std::string_view query = line.substr(question + 1);
+    if (!rest.empty()) {
+        if (rest.size() > 40 || rest.substr(0, 2) != "wt") return std::nullopt;
+        for (char c : rest) {
+            if (!is_rest_char(c)) return std::nullopt;
+        }
+        if (rest.find("..") != std::string_view::npos) return std::nullopt;
+    }
+    if (!is_clean_query(query)) return std::nullopt;
+    HitLine hit;
+    hit.rest = rest.empty() ? std::string("wt") : std::string(rest);
+    hit.query = std::string(query);
+    return hit;
+}
+
+std::string remove_client_claims(std::string_view query, bool anonymous) {
+    std::string out;
+    for_each_piece(query, [&](std::string_view piece) {
+        if (piece.empty()) return;
+        if (is_claim(normalised_name(piece.substr(0, piece.find('='))), anonymous)) return;
+        if (!out.empty()) out.push_back('&');
+        out.append(piece);
+    });
+    return out;
+}
+
+std::string rewrite_hit_query(std::string_view query, const ClientFacts& client) {
+    std::string out = remove_client_claims(query, client.anonymous);
+    // The module's own parameters go before a final eor=1, which must stay last.
+    constexpr std::string_view kEor = "eor=1";
+    bool final_eor = false;
+    if (out == kEor) {
+        out.clear();
+        final_eor = true;
+    } else if (out.size() > kEor.size() && out.compare(out.size() - kEor.size(), kEor.size(), kEor) == 0 &&
+               out[out.size() - kEor.size() - 1] == '&') {
+        out.resize(out.size() - kEor.size() - 1);
+        final_eor = true;
+    }
+    if (!out.empty()) out.push_back('&');
+    out += "X-WT-UA=";
+    append_query_value(out, client.user_agent, 255);
+    out += "&X-WT-IP=";
+    append_query_value(out, client.ip, 64);
+    if (client.anonymous) out += "&nc=1";
+    if (final_eor) out += "&eor=1";
+    return out;
+}
+
+std::string rewrite_hit_line(const HitLine& line, const ClientFacts& client) {
+    return line.rest + "?" + rewrite_hit_query(line.query, client);
+}
+
+}  // namespace mapptrack

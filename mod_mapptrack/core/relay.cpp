@@ -1,11 +1,12 @@
-// Routing and rewriting for the pixel relay (variant B). Strict on purpose:
-// the relay must never become an open proxy.
+// Routing, body checks and answer filters for the pixel relay (variant B).
+// Strict on purpose: the relay must never become an open proxy, nor serve
+// the track server's redirects, cookies or markup as the site's own.
 #include "mapptrack/relay.h"
 
 #include <algorithm>
 #include <cctype>
 
-#include "mapptrack/encode.h"
+#include "mapptrack/cookies.h"
 
 namespace mapptrack {
 namespace {
@@ -136,64 +137,180 @@ RelayRoute route_relay_request(std::string_view path, std::string_view query,
     return refuse(404, "not a Mapp tracking request");
 }
 
-std::string strip_client_claims(std::string_view query) {
-    std::string out;
-    while (!query.empty()) {
-        const std::size_t amp = query.find('&');
-        const std::string_view piece = query.substr(0, amp);
-        const std::string name = percent_decode(piece.substr(0, piece.find('=')));
-        if (!piece.empty() && !iequals(name, "X-WT-IP") && !iequals(name, "X-WT-UA")) {
-            if (!out.empty()) out.push_back('&');
-            out.append(piece);
-        }
-        if (amp == std::string_view::npos) break;
-        query.remove_prefix(amp + 1);
+RelayBody split_relay_body(std::string_view body, const RelayLimits& limits) {
+    RelayBody out;
+    if (body.size() > limits.max_body) {
+        out.status = 413;
+        return out;
     }
+    std::size_t count = 0;
+    for (std::string_view rest = body; !rest.empty();) {
+        const std::size_t nl = rest.find('\n');
+        std::string_view line = rest.substr(0, nl);
+        rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        if (line.empty()) continue;
+        // Counted before parsing, so a flood of junk lines is refused whole.
+        if (++count > limits.max_lines) {
+            out.status = 413;
+            out.lines.clear();
+            out.refused = 0;
+            return out;
+        }
+        if (std::optional<HitLine> hit = parse_hit_line(line)) {
+            out.lines.push_back(std::move(*hit));
+        } else {
+            ++out.refused;
+        }
+    }
+    if (out.lines.empty()) out.status = 400;
     return out;
 }
 
-std::string rewrite_cookie_domain(std::string_view set_cookie, std::string_view domain) {
+namespace {
+
+// RFC 6265 token (a cookie name) and cookie-octet (a cookie value).
+bool is_token_char(char c) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7F) return false;
+    return std::string_view("()<>@,;:\\\"/[]?={}").find(c) == std::string_view::npos;
+}
+
+bool is_cookie_octet(char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u == 0x21 || (u >= 0x23 && u <= 0x2B) || (u >= 0x2D && u <= 0x3A) ||
+           (u >= 0x3C && u <= 0x5B) || (u >= 0x5D && u <= 0x7E);
+}
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// An HTTP date as Expires carries it: letters, digits, space, ',', ':', '-'.
+bool is_date_char(char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == ' ' || c == ',' || c == ':' || c == '-';
+}
+
+bool has_control(std::string_view s) {
+    return std::any_of(s.begin(), s.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return (u < 0x20 && c != '\t') || u == 0x7F;
+    });
+}
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+
+}  // namespace
+
+std::optional<std::string> relay_set_cookie(std::string_view set_cookie, std::string_view domain) {
+    // A control byte anywhere could end the header line: not relayed at all.
+    if (has_control(set_cookie) || has_control(domain)) return std::nullopt;
+    const std::size_t semi = set_cookie.find(';');
+    const std::string_view pair = trim(set_cookie.substr(0, semi));
+    const std::size_t eq = pair.find('=');
+    if (eq == std::string_view::npos) return std::nullopt;
+    const std::string_view name = trim(pair.substr(0, eq));
+    std::string_view value = trim(pair.substr(eq + 1));
+    if (name.empty() || !all_of(name, is_token_char) || !is_mapp_cookie_name(name)) return std::nullopt;
+    std::string_view bare = value;
+    if (bare.size() >= 2 && bare.front() == '"' && bare.back() == '"') bare = bare.substr(1, bare.size() - 2);
+    if (!all_of(bare, is_cookie_octet)) return std::nullopt;
+
     std::string out;
-    bool first = true;
-    while (true) {
-        const std::size_t semi = set_cookie.find(';');
-        const std::string_view attr = trim(set_cookie.substr(0, semi));
-        const bool is_domain = !first && iequals(trim(attr.substr(0, attr.find('='))), "domain");
-        if (!attr.empty() && !is_domain) {
-            if (!out.empty()) out += "; ";
-            out.append(attr);
-        }
-        first = false;
-        if (semi == std::string_view::npos) break;
-        set_cookie.remove_prefix(semi + 1);
-    }
+    out.append(name).append("=").append(value).append("; Path=/");
     if (!domain.empty()) {
-        out += "; Domain=";
-        out.append(domain);
+        if (domain.find_first_of("; ,") != std::string_view::npos) return std::nullopt;
+        out.append("; Domain=").append(domain);
+    }
+    bool max_age = false, expires = false, secure = false, http_only = false, same_site = false;
+    for (std::string_view attrs = semi == std::string_view::npos ? std::string_view() : set_cookie.substr(semi + 1);
+         !attrs.empty();) {
+        const std::size_t next = attrs.find(';');
+        const std::string_view attr = trim(attrs.substr(0, next));
+        attrs = next == std::string_view::npos ? std::string_view() : attrs.substr(next + 1);
+        const std::size_t aeq = attr.find('=');
+        const std::string key = lower(trim(attr.substr(0, aeq)));
+        const std::string_view val = aeq == std::string_view::npos ? std::string_view() : trim(attr.substr(aeq + 1));
+        if (key == "max-age" && !max_age && !val.empty() && val.size() <= 12 && all_of(val, is_digit)) {
+            out.append("; Max-Age=").append(val);
+            max_age = true;
+        } else if (key == "expires" && !expires && !val.empty() && val.size() <= 64 && all_of(val, is_date_char)) {
+            out.append("; Expires=").append(val);
+            expires = true;
+        } else if (key == "secure" && aeq == std::string_view::npos && !secure) {
+            out.append("; Secure");
+            secure = true;
+        } else if (key == "httponly" && aeq == std::string_view::npos && !http_only) {
+            out.append("; HttpOnly");
+            http_only = true;
+        } else if (key == "samesite" && !same_site) {
+            const std::string v = lower(val);
+            const char* canonical = v == "lax" ? "Lax" : v == "strict" ? "Strict" : v == "none" ? "None" : nullptr;
+            if (canonical) {
+                out.append("; SameSite=").append(canonical);
+                same_site = true;
+            }
+        }
+        // Path, Domain and anything else the track server said are not passed on.
     }
     return out;
 }
 
-std::string add_client_to_line(std::string_view line, std::string_view user_agent, std::string_view ip) {
-    std::string client = "X-WT-UA=" + encode_query_value(user_agent, 255) +
-                         "&X-WT-IP=" + encode_query_value(ip, 64);
-    std::string_view query = line;
-    std::string prefix;
-    if (const std::size_t q = line.find('?'); q != std::string_view::npos) {
-        prefix = std::string(line.substr(0, q + 1));
-        query = line.substr(q + 1);
+bool is_relayable_content_type(std::string_view content_type) {
+    const std::string type = lower(trim(content_type.substr(0, content_type.find(';'))));
+    const std::size_t slash = type.find('/');
+    if (slash == std::string::npos || slash == 0 || slash + 1 == type.size()) return false;
+    const std::string_view major = std::string_view(type).substr(0, slash);
+    const std::string_view minor = std::string_view(type).substr(slash + 1);
+    if (!all_of(major, is_token_char) || !all_of(minor, is_token_char) ||
+        minor.find('/') != std::string_view::npos) {
+        return false;
     }
-    std::string stripped = strip_client_claims(query);
-    const std::string eor = "eor=1";
-    if (stripped.size() >= eor.size() &&
-        stripped.compare(stripped.size() - eor.size(), eor.size(), eor) == 0 &&
-        (stripped.size() == eor.size() || stripped[stripped.size() - eor.size() - 1] == '&')) {
-        stripped.insert(stripped.size() - eor.size(), client + "&");
+    // SVG is an image that runs script: never served from the site's origin.
+    if (major == "image") return minor != "svg+xml" && minor.find("svg") == std::string_view::npos;
+    if (major == "text") return minor == "plain";
+    if (major == "application") {
+        return minor == "json" || (minor.size() > 5 && minor.substr(minor.size() - 5) == "+json");
+    }
+    return false;
+}
+
+bool is_allowed_redirect(std::string_view location, std::string_view site_host, std::string_view track_host) {
+    if (location.empty()) return false;
+    for (char c : location) {
+        const auto u = static_cast<unsigned char>(c);
+        // '\\' counts as '/' for browsers: "/\\evil" would leave the site.
+        if (u <= 0x20 || u >= 0x7F || c == '\\') return false;
+    }
+    if (location.front() == '/') return location.size() == 1 || location[1] != '/';
+    const std::size_t colon = location.find("://");
+    if (colon == std::string_view::npos) return false;
+    const std::string scheme = lower(location.substr(0, colon));
+    if (scheme != "http" && scheme != "https") return false;
+    std::string_view authority = location.substr(colon + 3);
+    authority = authority.substr(0, authority.find_first_of("/?#"));
+    if (authority.empty() || authority.find('@') != std::string_view::npos) return false;
+    std::string_view host;
+    std::string_view port;
+    if (authority.front() == '[') {
+        const std::size_t close = authority.find(']');
+        if (close == std::string_view::npos) return false;
+        host = authority.substr(1, close - 1);
+        const std::string_view after = authority.substr(close + 1);
+        if (!after.empty()) {
+            if (after.front() != ':') return false;
+            port = after.substr(1);
+        }
     } else {
-        if (!stripped.empty()) stripped.push_back('&');
-        stripped += client;
+        const std::size_t pcolon = authority.find(':');
+        host = authority.substr(0, pcolon);
+        if (pcolon != std::string_view::npos) port = authority.substr(pcolon + 1);
     }
-    return prefix + stripped;
+    if (!all_of(port, is_digit) || port.size() > 5) return false;
+    if (host.empty()) return false;
+    return (!site_host.empty() && iequals(host, site_host)) || (!track_host.empty() && iequals(host, track_host));
 }
 
 std::string_view transparent_gif() {

@@ -1,13 +1,19 @@
-// The pixel relay handler: checks the request (never an open proxy), sends
-// it on with the real client's IP and user agent, passes the answer back,
-// and queues the hit with a GIF answer when the track server fails.
+// The pixel relay handler: checks the request (never an open proxy), applies
+// the directory's privacy rules, sends only validated hit lines on with the
+// real client's IP and user agent, filters the answer before the site serves
+// it, and queues the hit with a GIF answer when the track server fails or too
+// many workers already wait on it.
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "mapptrack/cookies.h"
+#include "mapptrack/hit_line.h"
+#include "mapptrack/ip.h"
 #include "mapptrack/log.h"
 #include "mapptrack/relay.h"
+#include "mapptrack/target.h"
 #include "mapptrack/transport.h"
 
 #include "config.h"
@@ -15,6 +21,8 @@
 #include "lifecycle.h"
 #include "relay.h"
 #include "request_hit.h"
+#include "sync_send.h"
+#include "wait_limit.h"
 
 #include <http_core.h>
 #include <http_log.h>
@@ -29,6 +37,10 @@ namespace {
 
 constexpr char kHandler[] = "mapptrack-proxy";
 
+RateLimit g_relay_failure_log{60000};
+RateLimit g_location_log{60000};
+RateLimit g_redirect_log{60000};
+
 // Header values taken from the client are passed on without control bytes.
 std::string clean_header_value(const char* value) {
     std::string out;
@@ -38,14 +50,24 @@ std::string clean_header_value(const char* value) {
     return out;
 }
 
+bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+
+// On err_headers_out, so that every answer keeps them: refusals, 405, 500,
+// the GIF and the relayed answer alike.
+void add_relay_headers(request_rec* r) {
+    apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
+    apr_table_setn(r->err_headers_out, "Content-Security-Policy", kRelayContentSecurityPolicy);
+    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+}
+
 int answer_text(request_rec* r, int status, const std::string& text) {
     r->status = status;
     ap_set_content_type(r, "text/plain; charset=utf-8");
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     ap_rprintf(r, "%d %s\n", status, text.c_str());
     return OK;
 }
 
+// Every refusal, whatever its cause, is logged here (one message id).
 int refuse(request_rec* r, int status, const std::string& reason) {
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "MT0301: relay refused %s with %d: %s", r->uri, status,
                   reason.c_str());
@@ -53,65 +75,118 @@ int refuse(request_rec* r, int status, const std::string& reason) {
     return answer_text(r, status, reason);
 }
 
-// Reads a POST body of at most kRelayMaxBody bytes; returns 0 or an HTTP status.
-int read_body(request_rec* r, std::string& body) {
+int answer_gif(request_rec* r, const char* outcome) {
+    apr_table_setn(r->subprocess_env, "MAPPTRACK", outcome);
+    r->status = HTTP_OK;
+    ap_set_content_type(r, "image/gif");
+    const std::string_view gif = transparent_gif();
+    ap_rwrite(gif.data(), static_cast<int>(gif.size()), r);
+    return OK;
+}
+
+// Reads a POST body of at most `limit` bytes; returns 0 or an HTTP status.
+int read_body(request_rec* r, std::size_t limit, std::string& body) {
     if (int rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK)) return rc;
-    if (r->remaining > static_cast<apr_off_t>(kRelayMaxBody)) return HTTP_REQUEST_ENTITY_TOO_LARGE;
+    if (r->remaining > static_cast<apr_off_t>(limit)) return HTTP_REQUEST_ENTITY_TOO_LARGE;
     if (!ap_should_client_block(r)) return 0;
     char buffer[8192];
     long n;
     while ((n = ap_get_client_block(r, buffer, sizeof buffer)) > 0) {
-        if (body.size() + static_cast<std::size_t>(n) > kRelayMaxBody) return HTTP_REQUEST_ENTITY_TOO_LARGE;
+        if (body.size() + static_cast<std::size_t>(n) > limit) return HTTP_REQUEST_ENTITY_TOO_LARGE;
         body.append(buffer, static_cast<std::size_t>(n));
     }
     return n < 0 ? HTTP_BAD_REQUEST : 0;
 }
 
-// The track server failed: answer the pixel with the GIF and queue the hit.
-int fall_back(request_rec* r, const DirConfig* conf, const RelayRoute& route, const std::string& query,
-              const std::string& body, const CookieList& cookies, const std::string& agent,
-              const std::string& ip) {
+// What one relayed request carries, once checked.
+struct RelayedHits {
+    bool hit_rest = false;           // `wt…` (or the sendViaServer form): the query is a hit
+    std::string query;               // as forwarded (rewritten)
+    std::string clean_query;         // the client's query when it is a hit (for the queue)
+    std::vector<HitLine> body_lines; // validated body lines
+};
+
+// The track server failed, or no worker may wait on it: answer the pixel with
+// the GIF and queue the hit. Only hits are queued (a `wt…` query, the lines of
+// a body sent to `wt…` or `batch`), each as a validated line rewritten for
+// this client and sent to the configured endpoint: never client text in a URL.
+// All go to the one hit endpoint, `wt`, whatever random name the pixel used.
+int fall_back(request_rec* r, const DirConfig* conf, const RelayRoute& route, const RelayedHits& hits,
+              const CookieList& cookies, const ClientFacts& client) {
     std::vector<std::string> lines;
-    if (route.rest == "batch") {
-        for (std::string_view rest = body; !rest.empty();) {
-            const std::size_t nl = rest.find('\n');
-            std::string_view line = rest.substr(0, nl);
-            if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-            if (!line.empty()) lines.push_back(add_client_to_line(line, agent, ip));
-            if (nl == std::string_view::npos) break;
-            rest.remove_prefix(nl + 1);
+    const bool queueable = hits.hit_rest || route.rest == "batch";
+    if (queueable) {
+        if (hits.hit_rest && !hits.clean_query.empty()) {
+            lines.push_back(rewrite_hit_line(HitLine{"wt", hits.clean_query}, client));
         }
-    } else if (route.rest.rfind("wt", 0) == 0 && !query.empty()) {
-        lines.push_back(add_client_to_line("wt?" + query, agent, ip));
+        for (const HitLine& line : hits.body_lines) {
+            lines.push_back(rewrite_hit_line(HitLine{"wt", line.query}, client));
+        }
     }
     const DeliveryOptions options = delivery_options(r->server);
-    const auto eid = find_cookie(cookies, "wtstp_eid");
-    const std::uint64_t visitor = visitor_hash(eid ? std::string(*eid) : std::string(), ip, agent);
+    // A batch never sends cookies, and an anonymous visitor's hit has none.
+    const std::string queued_cookies =
+        options.batch_size == 1 && !client.anonymous ? mapp_cookie_header(cookies) : std::string();
+    const auto eid = client.anonymous ? std::nullopt : find_cookie(cookies, "wtstp_eid");
+    const std::uint64_t visitor = visitor_hash(eid ? std::string(*eid) : std::string(), std::string(client.ip),
+                                               std::string(client.user_agent));
     Dispatcher* d = dispatcher();
     const char* outcome = "skipped:track-server-failed";
     for (std::string& line : lines) {
         Delivery delivery;
         delivery.endpoint = std::string(conf->domain) + "/" + route.ids;
         delivery.line = std::move(line);
-        delivery.cookies = mapp_cookie_header(cookies);
+        delivery.cookies = queued_cookies;
         delivery.options = options;
         delivery.queued_ms = now_ms();
         delivery.visitor = visitor;
         if (d && d->enqueue(std::move(delivery)) == DeliveryQueue::PushResult::Queued) outcome = "queued";
     }
-    apr_table_setn(r->subprocess_env, "MAPPTRACK", outcome);
-    r->status = HTTP_OK;
-    ap_set_content_type(r, "image/gif");
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    const std::string_view gif = transparent_gif();
-    ap_rwrite(gif.data(), static_cast<int>(gif.size()), r);
-    return OK;
+    return answer_gif(r, outcome);
 }
 
-RateLimit g_relay_failure_log{60000};
-RateLimit g_location_log{60000};
+std::string join_lines(const std::vector<HitLine>& lines, const ClientFacts& client) {
+    std::string body;
+    for (const HitLine& line : lines) {
+        if (!body.empty()) body.push_back('\n');
+        body += rewrite_hit_line(line, client);
+    }
+    return body;
+}
+
+// The track server answered: pass back only what the site may serve as its own.
+void pass_back(request_rec* r, const DirConfig* conf, const OutboundResponse& response) {
+    apr_table_setn(r->subprocess_env, "MAPPTRACK", "sent");
+    r->status = response.status >= 200 && response.status < 600 ? static_cast<int>(response.status)
+                                                                  : HTTP_BAD_GATEWAY;
+    const char* cookie_domain = conf->cookie_domain ? conf->cookie_domain : "";
+    for (const std::string& cookie : response.set_cookies) {
+        if (std::optional<std::string> relayed = relay_set_cookie(cookie, cookie_domain)) {
+            apr_table_addn(r->err_headers_out, "Set-Cookie", apr_pstrdup(r->pool, relayed->c_str()));
+        }
+    }
+    if (r->status >= 300 && r->status < 400 && !response.location.empty()) {
+        const std::optional<TrackDomain> track = parse_track_domain(conf->domain, nullptr);
+        if (is_allowed_redirect(response.location, r->hostname ? r->hostname : "",
+                                track ? std::string_view(track->host) : std::string_view())) {
+            apr_table_setn(r->err_headers_out, "Location", apr_pstrdup(r->pool, response.location.c_str()));
+        } else if (g_redirect_log.allow(now_ms())) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          "MT0305: the track server redirected a relayed request to another site; the "
+                          "Location is not passed on (only the site itself or the track domain)");
+        }
+    }
+    // Markup or script from the track server must not run on the site's origin:
+    // such a body is dropped and the status answered alone.
+    if (!response.body.empty() && is_relayable_content_type(response.content_type) && r->status != HTTP_NO_CONTENT &&
+        r->status != HTTP_NOT_MODIFIED) {
+        ap_set_content_type(r, apr_pstrdup(r->pool, clean_header_value(response.content_type.c_str()).c_str()));
+        ap_rwrite(response.body.data(), static_cast<int>(response.body.size()), r);
+    }
+}
 
 int relay(request_rec* r) {
+    add_relay_headers(r);
     const DirConfig* conf = dir_config(r);
     if (!conf->track_ids || !conf->domain) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
@@ -147,30 +222,83 @@ int relay(request_rec* r) {
         }
         return refuse(r, HTTP_NOT_FOUND, "not a relay location");
     }
-    const RelayRoute route =
-        route_relay_request(raw_path, raw_query, split_ids(conf->track_ids), location);
+    const std::vector<std::string> configured_ids = split_ids(conf->track_ids);
+    const RelayRoute route = route_relay_request(raw_path, raw_query, configured_ids, location);
     if (route.status) return refuse(r, route.status, route.reason);
 
+    // Privacy first, exactly as for page hits: an opted-out visitor's request
+    // goes nowhere, whatever it carries.
+    const std::string header = cookie_header(r);
+    const CookieList cookies = parse_cookie_header(header);
+    const Identity identity = identify(r, conf, cookies, configured_ids);
+    if (identity.kind == Identity::Kind::OptedOut) {
+        ap_discard_request_body(r);
+        return answer_gif(r, "skipped:optout");
+    }
+    const bool anonymous = identity.kind == Identity::Kind::Anonymous;
+
+    const ServerConfig* sconf = server_config(r->server);
+    RelayLimits limits;
+    limits.max_lines = relay_max_lines(sconf);
+    limits.max_body = std::min<std::size_t>(relay_max_body(sconf), kRelayMaxBody);
     std::string body;
     if (r->method_number == M_POST) {
-        if (const int rc = read_body(r, body)) {
+        if (const int rc = read_body(r, limits.max_body, body)) {
             return refuse(r, rc, rc == HTTP_REQUEST_ENTITY_TOO_LARGE
-                                     ? "the body is larger than " + std::to_string(kRelayMaxBody) + " bytes"
+                                     ? "the body is larger than " + std::to_string(limits.max_body) +
+                                           " bytes (MappTrackRelayMaxBody)"
                                      : std::string("the body could not be read"));
         }
     } else {
         ap_discard_request_body(r);
     }
 
-    const std::string query = strip_client_claims(raw_query);
     const std::string agent = clean_header_value(apr_table_get(r->headers_in, "User-Agent"));
-    const std::string ip = r->useragent_ip ? r->useragent_ip : "";
-    const std::string header = cookie_header(r);
-    const CookieList cookies = parse_cookie_header(header);
+    std::string ip = r->useragent_ip ? r->useragent_ip : "";
+    if (anonymize_ip(conf)) ip = mapptrack::anonymize_ip(ip);
+    ClientFacts client;
+    client.user_agent = agent;
+    client.ip = ip;
+    client.anonymous = anonymous;
+
+    // Every body must be hit lines, whatever endpoint it is sent to: a body
+    // is checked whole (413 before anything is sent or queued), then only its
+    // valid lines go on.
+    RelayedHits hits;
+    hits.hit_rest = starts_with(route.rest, "wt");
+    if (!body.empty() || route.rest == "batch") {
+        RelayBody split = split_relay_body(body, limits);
+        if (split.status == HTTP_REQUEST_ENTITY_TOO_LARGE) {
+            return refuse(r, split.status,
+                          "the body has more than " + std::to_string(limits.max_lines) +
+                              " hit lines (MappTrackRelayMaxLines) or " + std::to_string(limits.max_body) +
+                              " bytes (MappTrackRelayMaxBody)");
+        }
+        if (split.status) return refuse(r, split.status, "the body holds no Mapp hit line (wt?… or ?…)");
+        hits.body_lines = std::move(split.lines);
+        body = join_lines(hits.body_lines, client);
+    }
+    // A hit's query is checked and rewritten like a body line. The other
+    // endpoints (cc, optout…, hm) carry no hit: their query goes on with only
+    // the claims about the visitor removed, the client travels in headers.
+    if (hits.hit_rest) {
+        if (!raw_query.empty()) {
+            if (!is_clean_query(raw_query)) {
+                return refuse(r, HTTP_BAD_REQUEST, "the query holds characters a Mapp hit does not use");
+            }
+            hits.clean_query = raw_query;
+            hits.query = rewrite_hit_query(raw_query, client);
+        } else if (hits.body_lines.empty()) {
+            return refuse(r, HTTP_BAD_REQUEST, "no hit in the request");
+        }
+    } else {
+        hits.query = remove_client_claims(raw_query, anonymous);
+    }
 
     OutboundRequest request;
     request.post = r->method_number == M_POST;
-    request.url = std::string(conf->domain) + "/" + route.ids + "/" + route.rest + (query.empty() ? "" : "?" + query);
+    request.url = std::string(conf->domain) + "/" + route.ids + "/" + route.rest +
+                  (hits.query.empty() ? "" : "?" + hits.query);
     request.body = std::move(body);
     const DeliveryOptions options = delivery_options(r->server);
     request.timeout_ms = options.timeout_ms;
@@ -178,8 +306,10 @@ int relay(request_rec* r) {
     // The real client, replacing whatever the browser claimed.
     request.headers.push_back("X-WT-IP: " + ip);
     request.headers.push_back("X-WT-UA: " + agent);
-    const std::string mapp_cookies = mapp_cookie_header(cookies);
-    if (!mapp_cookies.empty()) request.headers.push_back("Cookie: " + mapp_cookies);
+    if (!anonymous) {
+        const std::string mapp_cookies = mapp_cookie_header(cookies);
+        if (!mapp_cookies.empty()) request.headers.push_back("Cookie: " + mapp_cookies);
+    }
     if (const char* language = apr_table_get(r->headers_in, "Accept-Language")) {
         request.headers.push_back("Accept-Language: " + clean_header_value(language));
     }
@@ -188,36 +318,31 @@ int relay(request_rec* r) {
         request.headers.push_back("Content-Type: " + (type ? clean_header_value(type) : std::string("text/plain")));
     }
 
-    TransportPool* pool = transport_pool();
-    const OutboundResponse response = pool ? pool->acquire()->perform(request) : OutboundResponse{};
+    OutboundResponse response;
+    {
+        // Held only while waiting on the track server, so a hanging one can
+        // never hold more than MappTrackMaxWaitingWorkers workers.
+        WaitSlot slot = try_wait_slot();
+        if (!slot) {
+            warn_waiting_workers_full(r);
+            return fall_back(r, conf, route, hits, cookies, client);
+        }
+        TransportPool* pool = transport_pool();
+        if (pool) response = pool->acquire()->perform(request);
+    }
+    if (response.outcome == OutboundResponse::Outcome::Invalid) {
+        // The request could not even be made; queueing it would fail the same way.
+        return answer_gif(r, "skipped:invalid-request");
+    }
     if (classify(response) == Verdict::Retry) {
         if (g_relay_failure_log.allow(now_ms())) {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                           "MT0105: relay to %s/%s failed (%s); answering with the GIF and queueing the hit",
-                          conf->domain, route.ids.c_str(),
-                          response.outcome == OutboundResponse::Outcome::Answered
-                              ? apr_psprintf(r->pool, "HTTP %ld", response.status)
-                              : response.error.c_str());
+                          conf->domain, route.ids.c_str(), describe_outcome(response).c_str());
         }
-        return fall_back(r, conf, route, query, request.body, cookies, agent, ip);
+        return fall_back(r, conf, route, hits, cookies, client);
     }
-
-    apr_table_setn(r->subprocess_env, "MAPPTRACK", "sent");
-    r->status = static_cast<int>(response.status);
-    if (!response.content_type.empty()) {
-        ap_set_content_type(r, apr_pstrdup(r->pool, clean_header_value(response.content_type.c_str()).c_str()));
-    }
-    const char* domain = conf->cookie_domain ? conf->cookie_domain : "";
-    for (const std::string& cookie : response.set_cookies) {
-        apr_table_addn(r->err_headers_out, "Set-Cookie",
-                       apr_pstrdup(r->pool, clean_header_value(rewrite_cookie_domain(cookie, domain).c_str()).c_str()));
-    }
-    if (response.status >= 300 && response.status < 400 && !response.location.empty()) {
-        apr_table_setn(r->err_headers_out, "Location",
-                       apr_pstrdup(r->pool, clean_header_value(response.location.c_str()).c_str()));
-    }
-    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
-    if (!response.body.empty()) ap_rwrite(response.body.data(), static_cast<int>(response.body.size()), r);
+    pass_back(r, conf, response);
     return OK;
 }
 

@@ -1,4 +1,6 @@
-// Synchronous delivery from the request thread, bounded by MappTrackTimeout.
+// Synchronous delivery from the request thread, bounded by MappTrackTimeout
+// and by the number of workers that may wait on the track server at once.
+#include <optional>
 #include <string>
 
 #include "mapptrack/log.h"
@@ -7,6 +9,7 @@
 
 #include "lifecycle.h"
 #include "sync_send.h"
+#include "wait_limit.h"
 
 #include <http_log.h>
 #include <apr_strings.h>
@@ -16,6 +19,15 @@ APLOG_USE_MODULE(mapptrack);
 namespace mapptrack::httpd {
 namespace {
 RateLimit g_sync_failure_log{60000};
+RateLimit g_waiting_full_log{60000};
+}  // namespace
+
+void warn_waiting_workers_full(const request_rec* r) noexcept {
+    if (!g_waiting_full_log.allow(now_ms())) return;
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                  "MT0106: %d workers already wait on the track server (MappTrackMaxWaitingWorkers); "
+                  "answering at once and queueing the hit. Is the track server slow?",
+                  waiting_workers_limit());
 }
 
 bool send_now(request_rec* r, const DirConfig* conf, const Delivery& delivery) {
@@ -26,22 +38,30 @@ bool send_now(request_rec* r, const DirConfig* conf, const Delivery& delivery) {
     request.timeout_ms = delivery.options.timeout_ms;
     request.proxy = delivery.options.proxy;
     if (!delivery.cookies.empty()) request.headers.push_back("Cookie: " + delivery.cookies);
-    const OutboundResponse response = pool->acquire()->perform(request);
+    OutboundResponse response;
+    {
+        // Held only while waiting on the track server (wait_limit.h).
+        WaitSlot slot = try_wait_slot();
+        if (!slot) {
+            warn_waiting_workers_full(r);
+            return false;
+        }
+        response = pool->acquire()->perform(request);
+    }
     if (classify(response) != Verdict::Delivered) {
         if (g_sync_failure_log.allow(now_ms())) {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                           "MT0104: synchronous delivery to %s failed (%s); the hit is queued instead",
-                          delivery.endpoint.c_str(),
-                          response.outcome == OutboundResponse::Outcome::Answered
-                              ? apr_psprintf(r->pool, "HTTP %ld", response.status)
-                              : response.error.c_str());
+                          delivery.endpoint.c_str(), describe_outcome(response).c_str());
         }
         return false;
     }
+    // The same filter as the relay: only Mapp cookies, Path=/, clean values.
     const char* domain = conf->cookie_domain ? conf->cookie_domain : "";
     for (const std::string& cookie : response.set_cookies) {
-        apr_table_addn(r->err_headers_out, "Set-Cookie",
-                       apr_pstrdup(r->pool, rewrite_cookie_domain(cookie, domain).c_str()));
+        if (std::optional<std::string> relayed = relay_set_cookie(cookie, domain)) {
+            apr_table_addn(r->err_headers_out, "Set-Cookie", apr_pstrdup(r->pool, relayed->c_str()));
+        }
     }
     return true;
 }

@@ -9,8 +9,15 @@
 namespace mapptrack::httpd {
 
 // Sends `delivery` as one GET, waiting at most MappTrackTimeout. On a 2xx
-// answer relays its Set-Cookie headers (Domain rewritten) and returns true;
-// otherwise returns false and the caller queues the hit.
+// answer relays its Set-Cookie headers (through relay_set_cookie: Mapp names
+// only, Path=/, Domain rewritten) and returns true; otherwise returns false
+// and the caller queues the hit. When MappTrackMaxWaitingWorkers workers
+// already wait on the track server it does not wait at all: false at once.
 bool send_now(request_rec* r, const DirConfig* conf, const Delivery& delivery);
+
+// MT0106 (warn, at most once a minute): a request did not wait on the track
+// server because the waiting-worker limit was reached. Shared by the relay
+// and sync mode, so the message has one call site and one rate limit.
+void warn_waiting_workers_full(const request_rec* r) noexcept;
 
 }  // namespace mapptrack::httpd

@@ -1,4 +1,5 @@
-// The pixel relay's routing and rewriting (relay.h, design §7): never an open relay.
+// The pixel relay's routing, body limits and answer filters (relay.h, design §7):
+// never an open relay, never the track server's markup, redirects or cookies as the site's own.
 #include <string>
 #include <vector>
 
@@ -76,31 +77,178 @@ TEST(RelayRoute, OverlongRequestIs414)
     LONGS_EQUAL(414, route("/analytics/111/wt", query.c_str()).status);
 }
 
-TEST_GROUP(RelayRewrite){};
+TEST_GROUP(RelayAnswer){};
 
-TEST(RelayRewrite, BrowserClaimsOfIpAndAgentAreStripped)
-{
-    STRCMP_EQUAL("p=1&eor=1", strip_client_claims("p=1&X-WT-IP=6.6.6.6&x-wt-ua=evil&eor=1").c_str());
-    STRCMP_EQUAL("p=1", strip_client_claims("X-WT-%49P=6.6.6.6&p=1").c_str());
-}
-
-TEST(RelayRewrite, CookieDomainIsReplacedOrRemoved)
-{
-    STRCMP_EQUAL("wteid_1=4; Path=/; Max-Age=9",
-                 rewrite_cookie_domain("wteid_1=4; Domain=.webtrekk.net; Path=/; Max-Age=9", "").c_str());
-    STRCMP_EQUAL("wteid_1=4; Path=/; Domain=example.com",
-                 rewrite_cookie_domain("wteid_1=4; domain=.webtrekk.net; Path=/", "example.com").c_str());
-}
-
-TEST(RelayRewrite, QueuedLineGetsTheRealClientBeforeEor)
-{
-    STRCMP_EQUAL("wt?p=1&X-WT-UA=Mozilla%2F5.0&X-WT-IP=192.0.2.1&eor=1",
-                 add_client_to_line("wt?p=1&X-WT-IP=6.6.6.6&eor=1", "Mozilla/5.0", "192.0.2.1").c_str());
-    STRCMP_EQUAL("wt?p=1&X-WT-UA=a&X-WT-IP=b", add_client_to_line("wt?p=1", "a", "b").c_str());
-}
-
-TEST(RelayRewrite, FallbackGifIsThe43ByteTransparentGif)
+TEST(RelayAnswer, FallbackGifIsThe43ByteTransparentGif)
 {
     LONGS_EQUAL(43, transparent_gif().size());
     STRCMP_EQUAL("GIF89a", std::string(transparent_gif().substr(0, 6)).c_str());
+}
+
+TEST_GROUP(RelayBody){};
+
+namespace {
+RelayBody split(std::string_view body, std::size_t max_lines = 100, std::size_t max_body = 256 * 1024) {
+    RelayLimits limits;
+    limits.max_lines = max_lines;
+    limits.max_body = max_body;
+    return split_relay_body(body, limits);
+}
+}  // namespace
+
+TEST(RelayBody, GoodLinesAreKeptInOrderAndBadOnesCounted)
+{
+    const RelayBody b = split("wt?p=1&eor=1\r\n\n../../../private/admin?cmd=1\nwt?p=300,a b&eor=1\n"
+                              "http://evil/x\n?p=2&eor=1\n");
+    LONGS_EQUAL(0, b.status);
+    LONGS_EQUAL(2, b.lines.size());
+    STRCMP_EQUAL("p=1&eor=1", b.lines[0].query.c_str());
+    STRCMP_EQUAL("wt", b.lines[1].rest.c_str());
+    STRCMP_EQUAL("p=2&eor=1", b.lines[1].query.c_str());
+    LONGS_EQUAL(3, b.refused);
+}
+
+TEST(RelayBody, MoreLinesThanAllowedIs413WithNothingKept)
+{
+    std::string body;
+    for (int i = 0; i < 4; ++i) body += "wt?p=" + std::to_string(i) + "\n";
+    LONGS_EQUAL(0, split(body, 4).status);
+    body += "wt?p=5\n";
+    const RelayBody b = split(body, 4);
+    LONGS_EQUAL(413, b.status);
+    CHECK_TRUE(b.lines.empty());
+}
+
+TEST(RelayBody, JunkLinesCountTowardsTheLineLimit)
+{
+    std::string body;
+    for (int i = 0; i < 1000; ++i) body += "a\n";
+    LONGS_EQUAL(413, split(body).status);
+}
+
+TEST(RelayBody, EmptyLinesDoNotCount)
+{
+    LONGS_EQUAL(0, split("\n\n\r\nwt?p=1\n\n\n", 1).status);
+}
+
+TEST(RelayBody, MoreBytesThanAllowedIs413)
+{
+    const std::string body = "wt?p=" + std::string(100, 'a');
+    LONGS_EQUAL(0, split(body, 100, body.size()).status);
+    LONGS_EQUAL(413, split(body, 100, body.size() - 1).status);
+}
+
+TEST(RelayBody, NoValidLineIs400)
+{
+    LONGS_EQUAL(400, split("").status);
+    LONGS_EQUAL(400, split("\n\n").status);
+    LONGS_EQUAL(400, split("hello\n../x?y\n").status);
+}
+
+TEST_GROUP(RelaySetCookie){};
+
+namespace {
+std::string relayed(std::string_view cookie, std::string_view domain = "") {
+    const std::optional<std::string> out = relay_set_cookie(cookie, domain);
+    return out ? *out : std::string("(not relayed)");
+}
+}  // namespace
+
+TEST(RelaySetCookie, MappCookieKeepsItsAttributesWithDomainReplacedOrRemoved)
+{
+    STRCMP_EQUAL("wteid_1=4; Path=/; Max-Age=9; Secure; SameSite=None",
+                 relayed("wteid_1=4; Domain=.webtrekk.net; Path=/; Max-Age=9; Secure; SameSite=None").c_str());
+    STRCMP_EQUAL("wteid_1=4; Path=/; Domain=example.com",
+                 relayed("wteid_1=4; domain=.webtrekk.net; Path=/", "example.com").c_str());
+    STRCMP_EQUAL("wt_rla=1; Path=/; Expires=Wed, 01 Jan 2031 00:00:00 GMT; HttpOnly",
+                 relayed("wt_rla=1; expires=Wed, 01 Jan 2031 00:00:00 GMT; httponly").c_str());
+    STRCMP_EQUAL("webtrekkOptOut=1; Path=/; SameSite=Lax", relayed("webtrekkOptOut=1; samesite=lax").c_str());
+    STRCMP_EQUAL("miCookieOptOut=; Path=/; Max-Age=0", relayed("miCookieOptOut=; Max-Age=0").c_str());
+}
+
+TEST(RelaySetCookie, SiteCookieNamesAreNotRelayed)
+{
+    STRCMP_EQUAL("(not relayed)", relayed("sessionid=attacker; Path=/").c_str());
+    STRCMP_EQUAL("(not relayed)", relayed("PHPSESSID=x").c_str());
+    STRCMP_EQUAL("(not relayed)", relayed("=wt").c_str());
+    STRCMP_EQUAL("(not relayed)", relayed("wt x=1").c_str());
+    STRCMP_EQUAL("(not relayed)", relayed("noequals").c_str());
+}
+
+TEST(RelaySetCookie, PathIsAlwaysTheRoot)
+{
+    STRCMP_EQUAL("wtx=1; Path=/", relayed("wtx=1; Path=/admin").c_str());
+    STRCMP_EQUAL("wtx=1; Path=/", relayed("wtx=1").c_str());
+}
+
+TEST(RelaySetCookie, ValueWithBadCharactersIsNotRelayed)
+{
+    STRCMP_EQUAL("(not relayed)", relayed("wtx=a b").c_str());
+    STRCMP_EQUAL("(not relayed)", relayed("wtx=a,b").c_str());
+    STRCMP_EQUAL("(not relayed)", relayed("wtx=a\\b").c_str());
+    STRCMP_EQUAL("(not relayed)", relayed("wtx=a\"b").c_str());
+    STRCMP_EQUAL("(not relayed)", relayed("wtx=\xc3\xa4").c_str());
+    STRCMP_EQUAL("wtx=\"ab\"; Path=/", relayed("wtx=\"ab\"").c_str());
+}
+
+TEST(RelaySetCookie, BareCrOrLfAnywhereIsNotRelayed)
+{
+    STRCMP_EQUAL("(not relayed)", relayed("wtx=a\rb").c_str());
+    STRCMP_EQUAL("(not relayed)", relayed("wtx=a; Max-Age=1\r\nX-Evil: 1").c_str());
+    STRCMP_EQUAL("(not relayed)", relayed(std::string_view("wtx=a\0b", 7)).c_str());
+}
+
+TEST(RelaySetCookie, UnknownOrMalformedAttributesAreDropped)
+{
+    STRCMP_EQUAL("wtx=1; Path=/", relayed("wtx=1; Max-Age=-1; Max-Age=1e9; Priority=High; Partitioned").c_str());
+    STRCMP_EQUAL("wtx=1; Path=/", relayed("wtx=1; SameSite=Evil; Expires=<script>; Secure=1").c_str());
+    STRCMP_EQUAL("wtx=1; Path=/; Max-Age=5", relayed("wtx=1; Max-Age=5; Max-Age=7").c_str());
+}
+
+TEST_GROUP(RelayContentType){};
+
+TEST(RelayContentType, ImagesPlainTextAndJsonAreRelayed)
+{
+    for (const char* type : {"image/gif", "IMAGE/PNG", "image/webp", "text/plain", "text/plain; charset=utf-8",
+                             "application/json", "Application/JSON;charset=UTF-8", "application/ld+json",
+                             " application/problem+json "}) {
+        CHECK_TEXT(is_relayable_content_type(type), type);
+    }
+}
+
+TEST(RelayContentType, MarkupScriptAndSvgAreNot)
+{
+    for (const char* type : {"text/html", "TEXT/HTML; charset=utf-8", "application/javascript", "text/javascript",
+                             "image/svg+xml", "application/xhtml+xml", "text/xml", "application/octet-stream",
+                             "", "image", "image/", "/json", "text/plain/html", "application/json5",
+                             "application/+json", "multipart/x-mixed-replace"}) {
+        CHECK_FALSE_TEXT(is_relayable_content_type(type), type);
+    }
+}
+
+TEST_GROUP(RelayRedirect){};
+
+TEST(RelayRedirect, TheSiteAndTheTrackDomainAreAllowed)
+{
+    CHECK_TRUE(is_allowed_redirect("https://www.example.com/privacy?optout=done", "www.example.com", "t.example"));
+    CHECK_TRUE(is_allowed_redirect("http://WWW.EXAMPLE.COM:8080/x", "www.example.com", "t.example"));
+    CHECK_TRUE(is_allowed_redirect("https://t.example/optout.php", "www.example.com", "t.example"));
+    CHECK_TRUE(is_allowed_redirect("https://[::1]:8443/x", "::1", "t.example"));
+    CHECK_TRUE(is_allowed_redirect("/privacy", "www.example.com", "t.example"));
+    CHECK_TRUE(is_allowed_redirect("/", "www.example.com", "t.example"));
+    CHECK_TRUE(is_allowed_redirect("https://www.example.com", "www.example.com", "t.example"));
+}
+
+TEST(RelayRedirect, OtherHostsAndTrickyFormsAreRefused)
+{
+    for (const char* location : {"https://evil.example/", "//evil.example/", "/\\evil.example/",
+                                 "https://www.example.com@evil.example/", "https://www.example.com.evil.example/",
+                                 "javascript:alert(1)", "data:text/html,x", "ftp://www.example.com/",
+                                 "https://evil.example\\@www.example.com/", "privacy", "",
+                                 "https://www.example.com/\r\nSet-Cookie: x=1", "https:///www.example.com",
+                                 "https://www.example.com:80x/", "https://evil.example#@www.example.com",
+                                 "https://www.example.com/ x", "https://[::1/"}) {
+        CHECK_FALSE_TEXT(is_allowed_redirect(location, "www.example.com", "t.example"), location);
+    }
+    CHECK_FALSE(is_allowed_redirect("https:///x", "", ""));
 }

@@ -7,6 +7,7 @@
 #   the real Smart Pixel through the relay, event MPM only).
 # Usage: scripts/test.sh [configure options, e.g. --enable-werror]
 # Env:   MAPPTRACK_MPMS=event,worker,prefork   MAPPTRACK_SKIP_SANITIZERS=1
+#        MAPPTRACK_FUZZ_SECONDS=15 (per fuzz target)   MAPPTRACK_SKIP_FUZZ=1
 #        PYTEST_ARGS="-k identity"
 # Ends with the line "N passed, N failed, N skipped" summed over all suites.
 set -uo pipefail
@@ -80,12 +81,30 @@ PY
   tail -n 1 "$results/counts" | { read -r p f s n; printf '== %-28s %s passed, %s failed, %s skipped\n' "$n" "$p" "$f" "$s"; [[ $f == 0 ]]; } || status=1
 }
 
+run_fuzz() {  # the targets' counts, from the closing "N passed, N failed"
+  local out="$results/fuzz.out"
+  "$top/scripts/fuzz.sh" "${MAPPTRACK_FUZZ_SECONDS:-15}" 2>&1 | tee "$out"
+  local rc=${PIPESTATUS[0]} line
+  line=$(tail -n 1 "$out")
+  if [[ $line =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]] && { ((rc == 0)) || ((BASH_REMATCH[2] > 0)); }; then
+    record fuzz "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" 0
+    ((BASH_REMATCH[2] == 0)) || status=1
+  else  # the script itself broke
+    record fuzz 0 1 0
+    status=1
+  fi
+}
+
 echo "== building (release) ${configure_options[*]}"
 if ! "$top/scripts/build.sh" build/release "${configure_options[@]}"; then
   echo "0 passed, 1 failed"
   exit 1
 fi
 run_unit unit build/release
+# libFuzzer targets (test/fuzz), a short run each; MAPPTRACK_SKIP_FUZZ=1 skips them.
+if [[ -z ${MAPPTRACK_SKIP_FUZZ:-} ]]; then
+  run_fuzz
+fi
 run_pytest integration build/release test/integration
 # npm packages into test/browser/node_modules (outside git); the suite fails if this did
 bash "$top/test/browser/setup.sh" || echo "browser setup failed: the browser suite will fail" >&2

@@ -144,6 +144,7 @@ private:
     std::uint64_t foreign_bytes_ = 0;  // segments of other processes, as last seen
     std::uint64_t taken_bytes_ = 0;    // segments taken for replay, not yet done() or keep()
     std::int64_t next_foreign_scan_ms_ = 0;
+    int append_lock_fd_ = -1;  // <dir>/.append.lock: near the limit, appends of all processes take turns
     void scan_foreign_bytes_locked(std::uint64_t incoming);
     unsigned sequence_ = 0;
     std::atomic<bool> pending_{true};  // look for left-over segments at start

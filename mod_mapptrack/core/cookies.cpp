@@ -14,6 +14,24 @@ bool starts_with(std::string_view s, std::string_view prefix) {
     return s.substr(0, prefix.size()) == prefix;
 }
 
+bool is_cookie_token(std::string_view name) {
+    for (char c : name) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u <= 0x20 || u >= 0x7F || std::string_view("()<>@,;:\\\"/[]?={}").find(c) != std::string_view::npos) {
+            return false;
+        }
+    }
+    return !name.empty();
+}
+
+bool is_cookie_value(std::string_view value) {
+    for (char c : value) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u <= 0x20 || u >= 0x7F || c == '"' || c == ',' || c == ';' || c == '\\') return false;
+    }
+    return true;
+}
+
 }  // namespace
 
 CookieList parse_cookie_header(std::string_view header) {
@@ -52,9 +70,10 @@ bool is_mapp_cookie_name(std::string_view name) {
 std::string mapp_cookie_header(const CookieList& cookies) {
     std::string out;
     for (const auto& [name, value] : cookies) {
-        if (!is_mapp_cookie_name(name)) continue;
-        // A value that could end the header or the cookie is not passed on.
-        if (value.find_first_of(";,\r\n") != std::string_view::npos) continue;
+        if (!is_mapp_cookie_name(name) || !is_cookie_token(name)) continue;
+        // Only RFC 6265 cookie-octets: nothing that could end the header or
+        // the cookie, or be read back as another value.
+        if (!is_cookie_value(value)) continue;
         if (!out.empty()) out += "; ";
         out.append(name);
         out.push_back('=');

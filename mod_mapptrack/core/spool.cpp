@@ -348,6 +348,7 @@ Spool* Spool::open(const SpoolOptions& options, Logger log, std::string* error) 
 }
 
 Spool::~Spool() {
+    if (append_lock_fd_ >= 0) close(append_lock_fd_);
     for (const Segment& s : sealed_) close(s.fd);
     if (current_) close(current_->fd);
 }
@@ -513,6 +514,27 @@ std::size_t Spool::append(const std::vector<Delivery>& deliveries, int wait_ms) 
                 if (now_ms() >= until) return 0;
                 usleep(1000);
             }
+        }
+        // Near the limit every process must see what the others wrote: the
+        // look at their segments and the write happen under a lock of the
+        // whole directory (at most 100 ms waited for; then as before).
+        struct DirLock {
+            int fd = -1;
+            ~DirLock() {
+                if (fd >= 0) flock(fd, LOCK_UN);
+            }
+        } dir_lock;
+        if ((total_bytes_locked() + data.size()) * 4 >= options_.max_bytes * 3) {
+            if (append_lock_fd_ < 0) {
+                append_lock_fd_ = ::open((options_.dir + "/.append.lock").c_str(),
+                                         O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);
+            }
+            const std::int64_t until = now_ms() + std::min(100, wait_ms < 0 ? 100 : wait_ms);
+            while (append_lock_fd_ >= 0 && flock(append_lock_fd_, LOCK_EX | LOCK_NB) != 0 && now_ms() < until) {
+                usleep(500);
+            }
+            if (append_lock_fd_ >= 0 && flock(append_lock_fd_, LOCK_EX | LOCK_NB) == 0) dir_lock.fd = append_lock_fd_;
+            next_foreign_scan_ms_ = 0;  // look again, now that the others are still
         }
         make_room_locked(data.size());
         if (total_bytes_locked() + data.size() > options_.max_bytes) {

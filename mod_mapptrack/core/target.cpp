@@ -1,6 +1,8 @@
 // Track domain URLs, track IDs and the admin's allow-list of track hosts.
 #include "mapptrack/target.h"
 
+#include <arpa/inet.h>
+
 #include <cctype>
 
 namespace mapptrack {
@@ -90,6 +92,26 @@ std::optional<TrackDomain> parse_track_domain(std::string_view text, std::string
         }
     }
     if (host.empty()) return bad("the URL has no host");
+    // The host must mean to us what it means to libcurl, which reads
+    // `127.1`, `0x7f.1`, `2130706433` or `063.0.0.1` as other IPv4 addresses:
+    // a host whose last label is a number must be a plain dotted quad, and a
+    // bracketed one a valid IPv6 address.
+    const std::string host_text(host);
+    if (authority.front() == '[') {
+        in6_addr v6;
+        if (inet_pton(AF_INET6, host_text.c_str(), &v6) != 1) return bad("bad IPv6 address");
+    } else {
+        std::string_view trimmed = host;
+        if (trimmed.size() > 1 && trimmed.back() == '.') trimmed.remove_suffix(1);
+        const std::size_t dot = trimmed.rfind('.');
+        const std::string_view last = dot == std::string_view::npos ? trimmed : trimmed.substr(dot + 1);
+        const bool numeric = !last.empty() && (std::isdigit(static_cast<unsigned char>(last.front())) ||
+                                               (last.size() > 1 && (last[0] == '0') && (last[1] == 'x' || last[1] == 'X')));
+        in_addr v4;
+        if (numeric && inet_pton(AF_INET, std::string(trimmed).c_str(), &v4) != 1) {
+            return bad("a numeric host must be a dotted IPv4 address (a.b.c.d, no leading zeros)");
+        }
+    }
     d.host = lower(host);
     if (!port_text.empty()) {
         const auto port = parse_port(port_text);

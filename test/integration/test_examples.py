@@ -148,7 +148,9 @@ def test_example_relay_relays_the_pixel(httpd, track_server):
     assert r.status == 200 and r.headers.get("content-type") == "image/gif", r
     assert r.headers.get("cache-control") == "no-store"
     (req,) = track_server.requests()
-    assert req.target == f"/{EXAMPLE_ID}/wt?{q}"
+    # The module adds the real client to the hit, before eor=1.
+    assert req.target == f"/{EXAMPLE_ID}/wt?" + q.replace(
+        "&eor=1", "&X-WT-UA=MappTrackTest%2F1.0&X-WT-IP=127.0.0.1&eor=1")
     assert req.headers.get("X-WT-IP") == "127.0.0.1"
     assert req.headers.get("Cookie") == "wtstp_eid=2170000000000000001"
     assert [parse_set_cookie(c) for c in r.set_cookies] == [

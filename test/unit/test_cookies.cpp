@@ -231,3 +231,12 @@ TEST(Cookies, ASiteCookieCannotHideInAMappCookiesValueBehindAComma)
     CHECK(mapp.find("secret") == std::string::npos);
     STRCMP_EQUAL("wtx=1", mapp.c_str());
 }
+
+TEST(Cookies, OnlyCookieOctetsAndTokenNamesArePassedOn)
+{
+    const std::string nul("wt=a\0b; wtok=1", 14);
+    STRCMP_EQUAL("wtok=1", mapp_cookie_header(parse_cookie_header(nul)).c_str());
+    STRCMP_EQUAL("wtok=1", mapp_cookie_header(parse_cookie_header("wt\rX=1; wtok=1")).c_str());
+    // Quotes inside after unquoting would be read back as another value.
+    STRCMP_EQUAL("wtok=1", mapp_cookie_header(parse_cookie_header("wt=\"\"x\"\"; wtok=1")).c_str());
+}

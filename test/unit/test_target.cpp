@@ -392,3 +392,24 @@ TEST(HostAllowed, NoPatternsAllowNothing)
 {
     CHECK_FALSE(allowed({}, "https://q3.webtrekk.net"));
 }
+
+TEST(TrackDomain, NumericHostsLibcurlReadsAsOtherAddressesAreRefused)
+{
+    for (const char* url : {"http://127.1", "http://0x7f.1", "http://2130706433", "http://121",
+                            "http://063.0.0.1", "http://127.0.0.01", "http://1.2.3.0x4"}) {
+        std::string error;
+        CHECK_TEXT(!parse_track_domain(url, &error), url);
+        CHECK_TEXT(!error.empty(), url);
+    }
+    STRCMP_EQUAL("127.0.0.1", must_parse("http://127.0.0.1:8080").host.c_str());
+    STRCMP_EQUAL("track.wt-eu02.net", must_parse("https://track.wt-eu02.net").host.c_str());
+}
+
+TEST(TrackDomain, InvalidIpv6LiteralsAreRefused)
+{
+    for (const char* url : {"https://[:]", "https://[::1:]", "https://[2001:db8:::]", "https://[1.2.3.4]"}) {
+        std::string error;
+        CHECK_TEXT(!parse_track_domain(url, &error), url);
+    }
+    STRCMP_EQUAL("::1", must_parse("http://[::1]:9000").host.c_str());
+}

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "fuzz_common.h"
+#include "fuzz_curl.h"
 #include "mapptrack/encode.h"
 #include "mapptrack/hit_line.h"
 #include "mapptrack/relay.h"
@@ -57,24 +58,8 @@ bool own_accepts_line(std::string_view line) {
 }
 
 // --- libcurl's view ---------------------------------------------------------
-struct CurlView {
-    bool ok = false;
-    std::string host, path, query;
-};
-CurlView curl_parse(const std::string& url) {
-    CurlView v;
-    CURLU* h = curl_url();
-    if (!h) fuzz::fail("curl_url failed");
-    if (curl_url_set(h, CURLUPART_URL, url.c_str(), CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK) {
-        char* part = nullptr;
-        v.ok = true;
-        if (curl_url_get(h, CURLUPART_HOST, &part, 0) == CURLUE_OK) { v.host = part; curl_free(part); } else v.ok = false;
-        if (curl_url_get(h, CURLUPART_PATH, &part, 0) == CURLUE_OK) { v.path = part; curl_free(part); } else v.ok = false;
-        if (curl_url_get(h, CURLUPART_QUERY, &part, 0) == CURLUE_OK) { v.query = part; curl_free(part); }
-    }
-    curl_url_cleanup(h);
-    return v;
-}
+using fuzz::CurlView;
+using fuzz::curl_parse;
 
 // `/base/{ids}/{rest}`: the IDs all configured, rest one plain segment.
 void check_on_track_host(const std::string& url, std::string_view ids, std::string_view rest) {

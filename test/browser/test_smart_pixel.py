@@ -94,20 +94,26 @@ def assert_relayed_to_stub(httpd, track_server, out, stub_path):
                            f"{track_server.requests()}; browser: {out['requests']}")
     req, params = got[0]
     assert req.method == "GET" and req.path == stub_path, req
-    # the real client, as headers, and not as parameters
+    # the real client, as headers and as the hit's own parameters (each exactly once),
+    # so that the hit says the same when it is queued and sent later
     assert req.headers.get_all("X-WT-IP") == ["127.0.0.1"], req.headers
     assert req.headers.get_all("X-WT-UA") == [out["userAgent"]], req.headers
     assert "HeadlessChrome" in out["userAgent"] or "Chrome" in out["userAgent"]
-    assert not any(k.lower().startswith("x-wt-") for k in params), params
+    pairs = urllib.parse.parse_qsl(req.query, keep_blank_values=True)
+    assert [v for k, v in pairs if k == "X-WT-IP"] == ["127.0.0.1"], pairs
+    assert [v for k, v in pairs if k == "X-WT-UA"] == [out["userAgent"]], pairs
+    assert [k for k, _ in pairs if k.lower().startswith("x-wt-")] == ["X-WT-UA", "X-WT-IP"], pairs
     # the browser's ever-ID: the pixel's eid parameter is its wtstp_eid cookie
     (eid_cookie,) = browser_cookie(out, "wtstp_eid")
     assert re.fullmatch(r"[0-9]{19}", params.get("eid", "")), params
     assert params["eid"] == eid_cookie["value"], (params, out["cookies"])
     forwarded = req.headers.get("Cookie") or ""
     assert f"wtstp_eid={eid_cookie['value']}" in forwarded, forwarded
-    # the query arrives as the browser sent it
-    sent = [urllib.parse.urlsplit(r["url"]) for r in relayed]
-    assert req.query in [s.query for s in sent], (req.query, sent)
+    # the browser's parameters arrive as it sent them, in order, the client added
+    sent = [urllib.parse.parse_qsl(urllib.parse.urlsplit(r["url"]).query, keep_blank_values=True)
+            for r in relayed]
+    theirs = [(k, v) for k, v in pairs if not k.startswith("X-WT-")]
+    assert theirs in sent, (pairs, sent)
     return req, relayed
 
 

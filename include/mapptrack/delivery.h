@@ -22,6 +22,10 @@ struct Delivery {
     DeliveryOptions options;
     std::int64_t queued_ms = 0;
     unsigned attempts = 0;  // failed attempts so far (kept in the spool)
+    // Failed attempts that may still have reached the track server (it
+    // timed out or the connection broke after the request was sent); kept in
+    // the spool. A hit is not sent again once this reaches 2.
+    unsigned maybe_received = 0;
     // Hash of the visitor (ever-ID, else IP and user agent): all hits of one
     // visitor go through the same delivery thread, so they stay in order.
     std::uint64_t visitor = 0;

@@ -112,8 +112,9 @@ private:
     DispatcherOptions options_;
     TransportFactory factory_;
     Logger log_;
-    // One queue per thread (MappTrackQueueSize shared out): a visitor's hits
-    // always take the same queue and thread.
+    // One queue per thread, bounded together by MappTrackQueueSize: a
+    // visitor's hits always take the same queue and thread.
+    std::atomic<std::size_t> queued_total_{0};  // over all queues: MappTrackQueueSize
     std::vector<std::unique_ptr<DeliveryQueue>> queues_;
     Metrics metrics_;
     EndpointHealth health_;
@@ -130,6 +131,8 @@ private:
     RateLimit given_up_log_{60000};
     RateLimit record_log_{60000};
     RateLimit poison_log_{60000};
+    RateLimit resent_log_{60000};
+    RateLimit spill_log_{60000};
     // Without a spool, hits of failing endpoints wait here (bounded by the
     // queue capacity); the redelivery thread tries them again.
     std::mutex parked_mutex_;

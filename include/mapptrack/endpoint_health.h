@@ -57,12 +57,23 @@ public:
     // The last time any endpoint delivered (0: never).
     std::int64_t last_delivery_ms() const;
 
+    // How long an asynchronous attempt may wait: `base` (MappTrackTimeout),
+    // or longer for a slow endpoint. Nobody waits for these attempts, and a
+    // timed-out one may still be counted by the track server, so each timeout
+    // doubles the wait (up to kMaxAttemptTimeoutMs) and it is halved again
+    // only once answers come in under a quarter of it.
+    unsigned attempt_timeout_ms(std::string_view endpoint, unsigned base) const;
+    void on_timed_out(std::string_view endpoint, unsigned used_ms);
+    void on_answered(std::string_view endpoint, std::int64_t round_trip_ms, unsigned used_ms);
+    static constexpr unsigned kMaxAttemptTimeoutMs = 60000;
+
 private:
     struct State {
         unsigned failures = 0;
         std::int64_t due_ms = 0;
         std::int64_t unresolvable_since_ms = 0;  // 0: resolving works
         bool delivered = false;
+        unsigned timeout_ms = 0;  // 0: the configured one
     };
     std::int64_t backoff_ms(unsigned failures) const;
 

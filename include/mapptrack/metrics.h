@@ -17,6 +17,8 @@ struct Metrics {
     std::atomic<std::uint64_t> lost_at_stop{0};      // hits left when the drain deadline passed
     std::atomic<std::uint64_t> invalid{0};           // hits that can never be sent (malformed, refused record), dropped
     std::atomic<std::uint64_t> given_up{0};          // hits for a host that stopped resolving, dropped
+    std::atomic<std::uint64_t> not_resent{0};        // hits the track server may have twice already, dropped
+    std::atomic<std::uint64_t> spilled{0};           // hits a full queue sent to the spool
 
     static void add(std::atomic<std::uint64_t>& counter, std::uint64_t n) noexcept {
         counter.fetch_add(n, std::memory_order_relaxed);

@@ -21,7 +21,8 @@ namespace mapptrack {
 
 // One record: "MTS2" | payload length (u32 LE) | CRC-32 of payload (u32 LE) | payload,
 // payload = endpoint, line, cookies (each u32 length + bytes), queued_ms (u64),
-// visitor (u64), attempts (u32). Where, how long and through which proxy it is
+// visitor (u64), attempts (u32), maybe_received (u8; absent in records of
+// earlier versions, read as 0). Where, how long and through which proxy it is
 // sent is not stored: the current configuration decides that on replay.
 std::string encode_spool_record(const Delivery& delivery);
 

@@ -25,6 +25,9 @@ struct OutboundResponse {
     enum class Outcome { Answered, ConnectFailed, Unresolvable, TimedOut, Aborted, Invalid, Failed };
     Outcome outcome = Outcome::Failed;
     long status = 0;                       // when Answered
+    // Not answered, but the request was sent: the track server may have
+    // received (and counted) it.
+    bool maybe_received = false;
     std::string error;                     // human-readable, when not Answered
     std::string content_type;
     std::string location;                  // for redirects (optout.php?redirect=…)

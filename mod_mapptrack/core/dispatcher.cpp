@@ -75,8 +75,9 @@ Dispatcher::Dispatcher(const DispatcherOptions& options, TransportFactory factor
       health_(EndpointHealthOptions{options.backoff_base, options.backoff_cap, options.give_up_unresolvable}),
       drain_deadline_ms_(options.drain_deadline.count()), threads_(std::make_unique<Threads>()) {
     const unsigned n = std::max(1u, options.threads);
-    const std::size_t each = std::max<std::size_t>(1, options.queue_capacity / n);
-    for (unsigned i = 0; i < n; ++i) queues_.push_back(std::make_unique<DeliveryQueue>(each));
+    for (unsigned i = 0; i < n; ++i) {
+        queues_.push_back(std::make_unique<DeliveryQueue>(options.queue_capacity, &queued_total_));
+    }
 }
 
 std::size_t Dispatcher::queued_now() const {
@@ -151,7 +152,17 @@ DeliveryQueue::PushResult Dispatcher::enqueue(Delivery&& delivery) noexcept {
         Metrics::add(metrics_.queued, 1);
     } else if (result == DeliveryQueue::PushResult::Full && options_.spool) {
         try {
-            if (options_.spool->append({delivery}) == 1) return DeliveryQueue::PushResult::Queued;
+            if (options_.spool->append({delivery}) == 1) {
+                Metrics::add(metrics_.spilled, 1);
+                if (spill_log_.allow(now_ms())) {
+                    log_(LogLevel::Warn,
+                         "MT0209: delivery queue full (" + std::to_string(options_.queue_capacity) +
+                             " hits): new hits go to the spool in " + options_.spool->dir() +
+                             " and are sent from there; " + std::to_string(metrics_.spilled.load()) +
+                             " so far. Is the track server slow? Raise MappTrackQueueSize or MappTrackThreads");
+                }
+                return DeliveryQueue::PushResult::Queued;
+            }
         } catch (...) {
         }
         Metrics::add(metrics_.dropped_queue_full, 1);
@@ -205,7 +216,16 @@ std::vector<Delivery> Dispatcher::send(Transport& transport, std::vector<Deliver
     if (batch.empty()) return {};
     const std::string endpoint = batch.front().endpoint;
     const std::uint64_t n = batch.size();
-    const OutboundResponse response = transport.perform(build_request(batch));
+    OutboundRequest request = build_request(batch);
+    const unsigned timeout = health_.attempt_timeout_ms(endpoint, request.timeout_ms);
+    request.timeout_ms = timeout;
+    const std::int64_t started = now_ms();
+    const OutboundResponse response = transport.perform(request);
+    if (response.outcome == OutboundResponse::Outcome::Answered) {
+        health_.on_answered(endpoint, now_ms() - started, timeout);
+    } else if (response.outcome == OutboundResponse::Outcome::TimedOut) {
+        health_.on_timed_out(endpoint, timeout);
+    }
     Metrics::add(metrics_.requests, 1);
     if (std::any_of(batch.begin(), batch.end(), [](const Delivery& d) { return d.attempts > 0; })) {
         Metrics::add(metrics_.retries, 1);
@@ -253,9 +273,30 @@ std::vector<Delivery> Dispatcher::send(Transport& transport, std::vector<Deliver
             break;
     }
     health_.on_failed(endpoint, response.outcome, now_ms());
-    for (Delivery& d : batch) ++d.attempts;
     if (why) *why = describe_outcome(response);
-    return std::move(batch);
+    // A hit that may have reached the track server twice is not sent a third
+    // time: a slow collector counts it at most twice.
+    std::vector<Delivery> again;
+    again.reserve(batch.size());
+    std::uint64_t twice = 0;
+    for (Delivery& d : batch) {
+        ++d.attempts;
+        if (response.maybe_received && ++d.maybe_received >= 2) {
+            ++twice;
+            continue;
+        }
+        again.push_back(std::move(d));
+    }
+    if (twice) {
+        Metrics::add(metrics_.not_resent, twice);
+        if (resent_log_.allow(now_ms())) {
+            log_(LogLevel::Warn, "MT0111: " + std::to_string(twice) + " hit(s) for " + endpoint +
+                                     " are not sent again: twice the track server did not answer in time (" +
+                                     describe_outcome(response) + ") after receiving them, so it may count them "
+                                     "already; " + std::to_string(metrics_.not_resent.load()) + " so far");
+        }
+    }
+    return again;
 }
 
 std::vector<Delivery> Dispatcher::after_failure(std::vector<Delivery>&& failed, const std::string& why,
@@ -361,7 +402,7 @@ bool Dispatcher::stop(Dispatcher* d) noexcept {
         const bool spooled = !left.empty() && d->to_spool(left, 200);
         const std::size_t lost = (spooled ? 0 : left.size()) + unknown;
         Metrics::add(d->metrics_.lost_at_stop, lost);
-        d->log_(lost ? LogLevel::Warn : LogLevel::Info,
+        d->log_(LogLevel::Warn,
                 "MT0202: process stopping: " + std::to_string(left.size() + unknown) +
                     " queued hit(s) not delivered within " + std::to_string(deadline_ms) + " ms; " +
                     (spooled ? std::to_string(left.size()) + " spooled for the next start" : std::string()) +

@@ -98,6 +98,25 @@ bool EndpointHealth::ever_delivered(std::string_view endpoint) const {
     return it != states_.end() && it->second.delivered;
 }
 
+unsigned EndpointHealth::attempt_timeout_ms(std::string_view endpoint, unsigned base) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto it = states_.find(std::string(endpoint));
+    return it == states_.end() ? base : std::max(base, it->second.timeout_ms);
+}
+
+void EndpointHealth::on_timed_out(std::string_view endpoint, unsigned used_ms) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    State& state = states_[std::string(endpoint)];
+    state.timeout_ms = std::min(kMaxAttemptTimeoutMs, std::max(used_ms, 1u) * 2);
+}
+
+void EndpointHealth::on_answered(std::string_view endpoint, std::int64_t round_trip_ms, unsigned used_ms) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto it = states_.find(std::string(endpoint));
+    if (it == states_.end() || it->second.timeout_ms == 0) return;
+    if (round_trip_ms * 4 < static_cast<std::int64_t>(used_ms)) it->second.timeout_ms = used_ms / 2;
+}
+
 std::int64_t EndpointHealth::last_delivery_ms() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return last_delivery_ms_;

@@ -1,7 +1,9 @@
-// The bounded delivery queue: O(1) push under a short lock, batch-wise pops.
+// The bounded delivery queue: O(groups) push under a short lock, batch-wise
+// pops of whichever site's batch is ready first.
 #include "mapptrack/queue.h"
 
 #include <algorithm>
+#include <limits>
 #include <thread>
 
 #include "mapptrack/log.h"
@@ -13,92 +15,141 @@ namespace {
 // MappTrackBatchSize allows (1000 lines of up to 7 KB). The same limit holds
 // for batches replayed from the spool (dispatcher.cpp).
 constexpr std::size_t kMaxBatchBody = 1u << 20;
+// A group this large cannot take another hit line (≤ 7 KB): send it now.
+constexpr std::size_t kFullBody = kMaxBatchBody - 8 * 1024;
 
-std::size_t body_bytes(const std::vector<Delivery>& batch) {
-    std::size_t bytes = 0;
-    for (const Delivery& d : batch) bytes += d.line.size() + 1;
-    return bytes ? bytes - 1 : 0;
+bool same_site(const DeliveryOptions& a, const DeliveryOptions& b) {
+    return a.batch_size == b.batch_size && a.batch_delay_ms == b.batch_delay_ms && a.proxy == b.proxy;
 }
 
 }  // namespace
 
-DeliveryQueue::DeliveryQueue(std::size_t capacity) : capacity_(capacity ? capacity : 1) {}
+// Hits that may share a request: one endpoint, proxy and batch setting.
+struct DeliveryQueue::Group {
+    std::deque<Delivery> items;
+    std::deque<std::uint64_t> order;  // each item's place in the queue, for the oldest-first choice
+    std::size_t bytes = 0;  // of the lines, joined
+    std::size_t limit() const {
+        const unsigned n = items.front().options.batch_size;
+        return n ? n : 1;
+    }
+    bool matches(const Delivery& d) const {
+        const Delivery& f = items.front();
+        return f.endpoint == d.endpoint && same_site(f.options, d.options);
+    }
+    std::int64_t deadline() const {
+        return items.front().queued_ms + static_cast<std::int64_t>(items.front().options.batch_delay_ms);
+    }
+    bool full() const { return limit() == 1 || items.size() >= limit() || bytes >= kFullBody; }
+};
+
+DeliveryQueue::DeliveryQueue(std::size_t capacity, std::atomic<std::size_t>* shared)
+    : capacity_(capacity ? capacity : 1), total_(shared ? shared : &own_total_) {}
+
+DeliveryQueue::~DeliveryQueue() = default;
 
 DeliveryQueue::PushResult DeliveryQueue::push(Delivery&& delivery) noexcept {
     try {
         std::unique_lock<std::mutex> lock(mutex_);
         if (closed_) return PushResult::Closed;
-        if (items_.size() >= capacity_) return PushResult::Full;
-        items_.push_back(std::move(delivery));
-        count_.store(items_.size(), std::memory_order_relaxed);
-        const bool wake_idle = idle_waiters_ > 0;
-        const bool wake_filler = !wake_idle && fillers_ > 0 && items_.size() >= fill_threshold_;
-        lock.unlock();
-        if (wake_idle) {
-            not_empty_.notify_one();
-        } else if (wake_filler) {
-            batch_ready_.notify_all();
+        if (total_->fetch_add(1, std::memory_order_relaxed) >= capacity_) {
+            total_->fetch_sub(1, std::memory_order_relaxed);
+            return PushResult::Full;
         }
+        Group* group = nullptr;
+        for (auto& g : groups_) {
+            if (g->matches(delivery)) {
+                group = g.get();
+                break;
+            }
+        }
+        try {
+            if (!group) {
+                groups_.push_back(std::make_unique<Group>());
+                group = groups_.back().get();
+            }
+            group->bytes += (group->items.empty() ? 0 : 1) + delivery.line.size();
+            group->order.push_back(++pushed_);
+            try {
+                group->items.push_back(std::move(delivery));
+            } catch (...) {
+                group->order.pop_back();
+                throw;
+            }
+        } catch (...) {
+            if (group && group->items.empty()) groups_.pop_back();
+            total_->fetch_sub(1, std::memory_order_relaxed);
+            return PushResult::Full;  // allocation failure: refuse the hit, never throw into httpd
+        }
+        count_.fetch_add(1, std::memory_order_relaxed);
+        const bool wake = waiters_ > 0 && (group->full() || group->deadline() < wake_at_ms_);
+        lock.unlock();
+        if (wake) wake_.notify_all();
         return PushResult::Queued;
-    } catch (...) {  // allocation failure: refuse the hit, never throw into httpd
+    } catch (...) {
         return PushResult::Full;
     }
 }
 
-// Moves queued deliveries for the batch's endpoint into `batch`, in order,
-// up to `limit` hits and a body under kMaxBatchBody. True when the batch is
-// full: no further hit could join it.
-bool DeliveryQueue::take_matching(std::vector<Delivery>& batch, std::size_t limit) {
-    const std::string endpoint = batch.front().endpoint;  // a copy: push_back moves the vector
-    std::size_t bytes = body_bytes(batch);
-    for (auto it = items_.begin(); it != items_.end() && batch.size() < limit;) {
-        // A hit configured as a single GET (batch size 1, with the visitor's
-        // cookies) never joins another vhost's batch for the same endpoint.
-        if (it->endpoint == endpoint && it->options.proxy == batch.front().options.proxy &&
-            it->options.batch_size > 1) {
-            // Stop at the first that does not fit: a visitor's hits stay in order.
-            if (bytes + 1 + it->line.size() >= kMaxBatchBody) return true;
-            bytes += 1 + it->line.size();
-            batch.push_back(std::move(*it));
-            it = items_.erase(it);
-            count_.store(items_.size(), std::memory_order_relaxed);
+DeliveryQueue::Group* DeliveryQueue::ready_group(std::int64_t now, std::int64_t* next_deadline) {
+    Group* best = nullptr;
+    const bool closed = closed_.load();
+    for (auto& g : groups_) {
+        if (closed || g->full() || g->deadline() <= now) {
+            if (!best || g->order.front() < best->order.front()) best = g.get();
         } else {
-            ++it;
+            *next_deadline = std::min(*next_deadline, g->deadline());
         }
     }
-    return batch.size() >= limit;
+    return best;
+}
+
+void DeliveryQueue::removed(std::size_t n) {
+    count_.fetch_sub(n, std::memory_order_relaxed);
+    total_->fetch_sub(n, std::memory_order_relaxed);
+}
+
+std::vector<Delivery> DeliveryQueue::take_batch(Group& group) {
+    std::vector<Delivery> batch;
+    const std::size_t limit = group.limit();
+    std::size_t bytes = 0;
+    // In order; the batch ends at the first hit that does not fit in 1 MiB.
+    while (!group.items.empty() && batch.size() < limit) {
+        const std::size_t line = group.items.front().line.size();
+        if (!batch.empty() && bytes + 1 + line >= kMaxBatchBody) break;
+        bytes += (batch.empty() ? 0 : 1) + line;
+        batch.push_back(std::move(group.items.front()));
+        group.items.pop_front();
+        group.order.pop_front();
+    }
+    group.bytes = group.bytes > bytes + (group.items.empty() ? 0 : 1) ? group.bytes - bytes - 1 : 0;
+    if (group.items.empty()) {
+        groups_.erase(std::find_if(groups_.begin(), groups_.end(),
+                                   [&](const std::unique_ptr<Group>& g) { return g.get() == &group; }));
+    }
+    removed(batch.size());
+    return batch;
 }
 
 std::vector<Delivery> DeliveryQueue::pop_batch(std::chrono::milliseconds idle_wait) {
-    std::vector<Delivery> batch;
     std::unique_lock<std::mutex> lock(mutex_);
-    ++idle_waiters_;
-    const bool ready = not_empty_.wait_for(lock, idle_wait, [&] { return !items_.empty() || closed_; });
-    --idle_waiters_;
-    if (!ready || items_.empty()) return batch;
-    batch.push_back(std::move(items_.front()));
-    items_.pop_front();
-    count_.store(items_.size(), std::memory_order_relaxed);
-    const std::size_t limit = batch.front().options.batch_size ? batch.front().options.batch_size : 1;
-    if (limit == 1) return batch;
-
-    bool full = take_matching(batch, limit);
-    const auto fill_deadline = std::chrono::steady_clock::now() +
-        std::chrono::milliseconds(
-            std::max<std::int64_t>(0, batch.front().queued_ms + batch.front().options.batch_delay_ms -
-                                          now_ms()));
-    while (!full && !closed_.load()) {
-        const std::size_t missing = limit - batch.size();
-        fill_threshold_ = fillers_ == 0 ? missing : std::min(fill_threshold_, missing);
-        ++fillers_;
-        const auto status = batch_ready_.wait_until(lock, fill_deadline);
-        --fillers_;
-        full = take_matching(batch, limit);
-        if (status == std::cv_status::timeout) break;
+    const auto give_up = std::chrono::steady_clock::now() + idle_wait;
+    for (;;) {
+        const std::int64_t now = now_ms();
+        std::int64_t next = std::numeric_limits<std::int64_t>::max();
+        if (Group* group = ready_group(now, &next)) return take_batch(*group);
+        if (closed_.load() && groups_.empty()) return {};
+        auto until = give_up;
+        if (next != std::numeric_limits<std::int64_t>::max()) {
+            until = std::min(until, std::chrono::steady_clock::now() + std::chrono::milliseconds(next - now));
+        }
+        if (std::chrono::steady_clock::now() >= give_up) return {};
+        ++waiters_;
+        wake_at_ms_ = now + std::chrono::duration_cast<std::chrono::milliseconds>(
+                                until - std::chrono::steady_clock::now()).count();
+        wake_.wait_until(lock, until);
+        --waiters_;
     }
-    // Others may be waiting for what this batch did not take.
-    if (!items_.empty()) not_empty_.notify_one();
-    return batch;
 }
 
 std::vector<Delivery> DeliveryQueue::take_all(std::chrono::milliseconds patience) {
@@ -109,10 +160,15 @@ std::vector<Delivery> DeliveryQueue::take_all(std::chrono::milliseconds patience
         if (std::chrono::steady_clock::now() >= until) return all;
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
-    all.reserve(items_.size());
-    for (Delivery& d : items_) all.push_back(std::move(d));
-    items_.clear();
-    count_.store(0, std::memory_order_relaxed);
+    try {
+        all.reserve(count_.load());
+        for (auto& g : groups_) {
+            for (Delivery& d : g->items) all.push_back(std::move(d));
+        }
+    } catch (...) {
+    }
+    groups_.clear();
+    removed(count_.load());
     return all;
 }
 
@@ -120,8 +176,7 @@ void DeliveryQueue::close() noexcept {
     closed_.store(true);
     // Taking the lock once orders the flag before any waiter's next check.
     { std::unique_lock<std::mutex> lock(mutex_, std::try_to_lock); }
-    not_empty_.notify_all();
-    batch_ready_.notify_all();
+    wake_.notify_all();
 }
 
 }  // namespace mapptrack

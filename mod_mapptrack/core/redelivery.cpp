@@ -211,7 +211,8 @@ std::vector<Delivery> Dispatcher::redeliver(Transport& transport, std::vector<De
         *changed = true;
         std::string why;
         std::vector<Delivery> again = send(transport, std::move(batch), &why);
-        if (again.empty()) {
+        // Empty and still failing: what failed was dropped (sent twice already).
+        if (again.empty() && !health_.failing(endpoint)) {
             const auto s = suspects.find(endpoint);
             if (s != suspects.end()) {
                 // The endpoint works; this hit fails each time it is tried.

@@ -167,6 +167,8 @@ std::string encode_spool_record(const Delivery& d) {
     put_u64(payload, static_cast<std::uint64_t>(d.queued_ms));
     put_u64(payload, d.visitor);
     put_u32(payload, d.attempts);
+    // Records written before this byte existed end after `attempts`.
+    payload.push_back(static_cast<char>(std::min(d.maybe_received, 0xFFu)));
     std::string record(kMagicPrefix);
     record.push_back(kVersion2);
     put_u32(record, static_cast<std::uint32_t>(payload.size()));
@@ -208,6 +210,7 @@ std::vector<Delivery> decode_spool_records(std::string_view data, std::size_t* s
                 d.queued_ms = static_cast<std::int64_t>(r.take(8));
                 d.visitor = r.take(8);
                 d.attempts = static_cast<unsigned>(r.take(4));
+                if (r.data.size() == 1) d.maybe_received = static_cast<unsigned>(r.take(1));
             }
             valid = r.ok && r.data.empty();
         }

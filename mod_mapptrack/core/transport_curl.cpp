@@ -177,6 +177,10 @@ OutboundResponse CurlTransport::perform(const OutboundRequest& request) {
             break;
     }
     response.error = error_[0] ? error_ : curl_easy_strerror(rc);
+    long sent = 0;  // bytes of the request written (0 when connecting failed)
+    if (curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &sent) == CURLE_OK && sent > 0) {
+        response.maybe_received = true;
+    }
     return response;
 }
 

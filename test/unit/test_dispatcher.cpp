@@ -893,3 +893,100 @@ TEST(Dispatcher, InASpooledSegmentAFailingEndpointsRecordsWaitWhileTheOthersGoOn
     CHECK_TEXT(down_attempts <= 3, std::to_string(down_attempts).c_str());
     stop();
 }
+
+// A track server slower than MappTrackTimeout: each timed-out attempt may
+// have been counted, so a hit is sent at most twice, and the second attempt
+// waits longer than the first.
+TEST(Dispatcher, AHitThatTimedOutAfterBeingSentIsSentAtMostTwice)
+{
+    server->respond = [](const OutboundRequest&, std::size_t, const std::atomic<bool>*) {
+        OutboundResponse r = failed(OutboundResponse::Outcome::TimedOut);
+        r.maybe_received = true;
+        return r;
+    };
+    start(fast_options(1));
+    CHECK_EQUAL(DeliveryQueue::PushResult::Queued,
+                dispatcher->enqueue(hit(kEndpoint, kLine1, "", 1, 0, 300)));
+    CHECK(wait_until([&] { return metrics().not_resent.load() == 1; }));
+    std::this_thread::sleep_for(milliseconds(100));
+    std::vector<OutboundRequest> requests = server->snapshot();
+    CHECK_EQUAL(static_cast<std::size_t>(2), requests.size());
+    CHECK_EQUAL(300u, requests[0].timeout_ms);
+    CHECK_EQUAL(600u, requests[1].timeout_ms);
+    bool logged = false;
+    {
+        std::lock_guard<std::mutex> lock(log.mutex);
+        for (const std::string& m : log.messages)
+            if (m.rfind("MT0111: 1 hit(s) for ", 0) == 0) logged = true;
+    }
+    CHECK(logged);
+    stop();
+}
+
+TEST(Dispatcher, AHitThatNeverReachedTheTrackServerIsRetriedAsOften)
+{
+    server->respond = [](const OutboundRequest&, std::size_t index, const std::atomic<bool>*) {
+        return index < 4 ? failed(OutboundResponse::Outcome::ConnectFailed) : answered(200);
+    };
+    start(fast_options(1));
+    dispatcher->enqueue(hit(kEndpoint, kLine1));
+    CHECK(wait_until([&] { return metrics().delivered.load() == 1; }));
+    CHECK_EQUAL(5u, server->count());
+    CHECK_EQUAL(0u, metrics().not_resent.load());
+    stop();
+}
+
+TEST(Dispatcher, OneTimeoutThenAnAnswerDeliversTheHitOnce)
+{
+    server->respond = [](const OutboundRequest&, std::size_t index, const std::atomic<bool>*) {
+        if (index > 0) return answered(200);
+        OutboundResponse r = failed(OutboundResponse::Outcome::TimedOut);
+        r.maybe_received = true;
+        return r;
+    };
+    start(fast_options(1));
+    dispatcher->enqueue(hit(kEndpoint, kLine1, "", 1, 0, 300));
+    CHECK(wait_until([&] { return metrics().delivered.load() == 1; }));
+    std::vector<OutboundRequest> requests = server->snapshot();
+    CHECK_EQUAL(static_cast<std::size_t>(2), requests.size());
+    CHECK_EQUAL(600u, requests[1].timeout_ms);
+    CHECK_EQUAL(1u, metrics().delivered.load());
+    CHECK_EQUAL(0u, metrics().not_resent.load());
+    stop();
+}
+
+// MappTrackQueueSize bounds the child's hits over all threads, whichever
+// thread a visitor's hits take.
+TEST(Dispatcher, QueueSizeIsTheTotalOverAllThreads)
+{
+    server->respond = [s = server.get()](const OutboundRequest&, std::size_t, const std::atomic<bool>* abort) {
+        while (!s->release.load() && !(abort && abort->load()))
+            std::this_thread::sleep_for(milliseconds(1));
+        return answered(200);
+    };
+    DispatcherOptions o = fast_options(2);
+    o.queue_capacity = 4;
+    start(o);
+    // Both threads are held by the track server with one hit each.
+    Delivery a = hit(kEndpoint, "wt?a");
+    a.visitor = 0;
+    Delivery b = hit(kEndpoint, "wt?b");
+    b.visitor = 1;
+    dispatcher->enqueue(std::move(a));
+    dispatcher->enqueue(std::move(b));
+    CHECK(wait_until([&] { return server->count() == 2; }));
+    // One visitor may use the whole queue…
+    for (int i = 0; i < 4; ++i) {
+        Delivery d = hit(kEndpoint, "wt?v" + std::to_string(i));
+        d.visitor = 7;
+        CHECK_EQUAL(DeliveryQueue::PushResult::Queued, dispatcher->enqueue(std::move(d)));
+    }
+    // …and then it is full for everyone.
+    Delivery other = hit(kEndpoint, "wt?w");
+    other.visitor = 8;
+    CHECK_EQUAL(DeliveryQueue::PushResult::Full, dispatcher->enqueue(std::move(other)));
+    CHECK_EQUAL(static_cast<std::size_t>(4), dispatcher->queued_now());
+    server->release = true;
+    CHECK(wait_until([&] { return metrics().delivered.load() == 6; }));
+    stop();
+}

@@ -108,3 +108,26 @@ TEST(EndpointHealth, ManyHealthyEndpointsAreForgottenFailingOnesKept)
     for (int i = 0; i < 10000; ++i) h.on_delivered("http://t.test/" + std::to_string(i), 2);
     CHECK(h.failing(kA));
 }
+
+TEST(EndpointHealth, ASlowEndpointGetsLongerAttemptsUntilItAnswersQuicklyAgain)
+{
+    EndpointHealth h(options());
+    CHECK_EQUAL(300u, h.attempt_timeout_ms(kA, 300));
+    h.on_timed_out(kA, 300);
+    CHECK_EQUAL(600u, h.attempt_timeout_ms(kA, 300));
+    h.on_timed_out(kA, 600);
+    CHECK_EQUAL(1200u, h.attempt_timeout_ms(kA, 300));
+    // An answer in 700 ms of 1200: still slow, the longer wait stays.
+    h.on_answered(kA, 700, 1200);
+    CHECK_EQUAL(1200u, h.attempt_timeout_ms(kA, 300));
+    // Quick answers bring it back down, never below the configured one.
+    h.on_answered(kA, 10, 1200);
+    CHECK_EQUAL(600u, h.attempt_timeout_ms(kA, 300));
+    h.on_answered(kA, 10, 600);
+    h.on_answered(kA, 10, 300);
+    CHECK_EQUAL(300u, h.attempt_timeout_ms(kA, 300));
+    // Bounded.
+    for (int i = 0; i < 20; ++i)
+        h.on_timed_out(kA, h.attempt_timeout_ms(kA, 300));
+    CHECK_EQUAL(EndpointHealth::kMaxAttemptTimeoutMs, h.attempt_timeout_ms(kA, 300));
+}

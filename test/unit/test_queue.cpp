@@ -187,7 +187,6 @@ TEST(Queue, DeliveriesArrivingDuringTheDelayJoinTheBatch)
     q.push(make("e", "a", 3, 1000));
     std::thread late([&q] {
         std::this_thread::sleep_for(milliseconds(50));
-        q.push(make("other", "x", 3, 0));
         q.push(make("e", "b", 3, 1000));
         q.push(make("e", "c", 3, 1000));
     });
@@ -198,7 +197,49 @@ TEST(Queue, DeliveriesArrivingDuringTheDelayJoinTheBatch)
     STRCMP_EQUAL("a|b|c", lines_of(batch).c_str());
     // Returned when the batch was full, not at the end of the delay.
     CHECK_TEXT(ms < 700, std::to_string(ms).c_str());
-    STRCMP_EQUAL("x", lines_of(q.pop_batch(milliseconds(0))).c_str());
+}
+
+// Batching is per site: a batch waiting for its delay never holds up a site
+// that sends at once, or one whose batch is full.
+TEST(Queue, OneSitesBatchDelayDoesNotHoldUpAnotherSite)
+{
+    DeliveryQueue q(100);
+    q.push(make("slow", "a", 50, 5000));
+    std::thread late([&q] {
+        std::this_thread::sleep_for(milliseconds(50));
+        q.push(make("now", "x", 1, 0));
+        q.push(make("slow", "b", 50, 5000));
+    });
+    auto t0 = Clock::now();
+    std::vector<Delivery> first = q.pop_batch(milliseconds(4000));
+    long ms = elapsed_ms(t0);
+    late.join();
+    STRCMP_EQUAL("x", lines_of(first).c_str());
+    CHECK_TEXT(ms < 1000, std::to_string(ms).c_str());
+    // The same endpoint with other batch settings is another site, too.
+    q.push(make("slow", "y", 2, 0));
+    q.push(make("slow", "z", 2, 0));
+    STRCMP_EQUAL("y|z", lines_of(q.pop_batch(milliseconds(0))).c_str());
+    CHECK(q.pop_batch(milliseconds(0)).empty());
+    q.close();
+    STRCMP_EQUAL("a|b", lines_of(q.pop_batch(milliseconds(0))).c_str());
+}
+
+TEST(Queue, QueuesSharingACountAreBoundedTogether)
+{
+    std::atomic<std::size_t> total{0};
+    DeliveryQueue q1(3, &total);
+    DeliveryQueue q2(3, &total);
+    CHECK_EQUAL(kQueued, q1.push(make("e", "a")));
+    CHECK_EQUAL(kQueued, q2.push(make("e", "b")));
+    CHECK_EQUAL(kQueued, q2.push(make("e", "c")));
+    CHECK_EQUAL(kFull, q1.push(make("e", "d")));
+    CHECK_EQUAL(static_cast<std::size_t>(1), q1.size());
+    STRCMP_EQUAL("b", lines_of(q2.pop_batch(milliseconds(0))).c_str());
+    CHECK_EQUAL(kQueued, q1.push(make("e", "e")));
+    CHECK_EQUAL(static_cast<std::size_t>(3), total.load());
+    CHECK_EQUAL(static_cast<std::size_t>(2), q1.take_all(milliseconds(10)).size());
+    CHECK_EQUAL(static_cast<std::size_t>(1), total.load());
 }
 
 TEST(Queue, EmptyQueueTimesOutAfterTheIdleWait)

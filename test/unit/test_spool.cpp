@@ -266,23 +266,48 @@ TEST(SpoolRecord, FramingIsMagicLengthCrcPayload)
     Delivery d = record(1);
     d.visitor = 0x0102030405060708ull;
     d.attempts = 3;
+    d.maybe_received = 1;
     const std::string r = encode_spool_record(d);
     CHECK_EQUAL(std::string("MTS2"), r.substr(0, 4));
     const std::uint32_t length = u32_at(r, 4);
     CHECK_EQUAL(r.size() - 12, length);
     CHECK_EQUAL(reference_crc32(r.substr(12)), u32_at(r, 8));
     // Payload: endpoint, line, cookies (u32 LE length + bytes each), queued
-    // ms (u64 LE), visitor (u64 LE), attempts (u32 LE); nothing else.
+    // ms (u64 LE), visitor (u64 LE), attempts (u32 LE), maybe received (u8);
+    // nothing else.
     const std::string payload = r.substr(12);
     CHECK_EQUAL(std::strlen(kEndpoint), u32_at(payload, 0));
     CHECK_EQUAL(std::string(kEndpoint), payload.substr(4, std::strlen(kEndpoint)));
-    CHECK_EQUAL(4 + d.endpoint.size() + 4 + d.line.size() + 4 + d.cookies.size() + 8 + 8 + 4, payload.size());
-    const std::size_t tail = payload.size() - 20;
+    CHECK_EQUAL(4 + d.endpoint.size() + 4 + d.line.size() + 4 + d.cookies.size() + 8 + 8 + 4 + 1, payload.size());
+    const std::size_t tail = payload.size() - 21;
     const std::uint64_t queued = u32_at(payload, tail) | (std::uint64_t(u32_at(payload, tail + 4)) << 32);
     CHECK_EQUAL(1700000000001ull, queued);
     CHECK_EQUAL(0x05060708u, u32_at(payload, tail + 8));
     CHECK_EQUAL(0x01020304u, u32_at(payload, tail + 12));
     CHECK_EQUAL(3u, u32_at(payload, tail + 16));
+    CHECK_EQUAL(1, payload[tail + 20]);
+}
+
+TEST(SpoolRecord, ARecordWithoutTheMaybeReceivedByteIsStillRead)
+{
+    Delivery d = record(1);
+    d.attempts = 2;
+    std::string r = encode_spool_record(d);
+    // As written before the byte existed: payload one shorter, CRC over it.
+    r.pop_back();
+    const std::string payload = r.substr(12);
+    const std::uint32_t length = static_cast<std::uint32_t>(payload.size());
+    const std::uint32_t crc = reference_crc32(payload);
+    for (int i = 0; i < 4; ++i) {
+        r[4 + i] = static_cast<char>((length >> (8 * i)) & 0xFF);
+        r[8 + i] = static_cast<char>((crc >> (8 * i)) & 0xFF);
+    }
+    std::size_t skipped = 99;
+    const std::vector<Delivery> out = decode_spool_records(r, &skipped);
+    CHECK_EQUAL(0u, skipped);
+    CHECK_EQUAL(1u, out.size());
+    CHECK_EQUAL(2u, out[0].attempts);
+    CHECK_EQUAL(0u, out[0].maybe_received);
 }
 
 TEST(SpoolRecord, EveryStoredFieldSurvivesTheRoundTrip)
@@ -291,6 +316,7 @@ TEST(SpoolRecord, EveryStoredFieldSurvivesTheRoundTrip)
     d.queued_ms = 0x7FFFFFFFFFFFll;
     d.visitor = 0xFEDCBA9876543210ull;
     d.attempts = 4000000000u;
+    d.maybe_received = 1;
     Delivery empty;  // all strings empty, numbers as defaulted
     empty.queued_ms = 0;
     std::size_t skipped = 99;
@@ -304,6 +330,7 @@ TEST(SpoolRecord, EveryStoredFieldSurvivesTheRoundTrip)
     CHECK_EQUAL(d.queued_ms, out[0].queued_ms);
     CHECK_EQUAL(d.visitor, out[0].visitor);
     CHECK_EQUAL(d.attempts, out[0].attempts);
+    CHECK_EQUAL(1u, out[0].maybe_received);
     CHECK_EQUAL(std::string(), out[1].endpoint);
     CHECK_EQUAL(std::string(), out[1].line);
     CHECK_EQUAL(0u, out[1].visitor);

@@ -107,6 +107,9 @@ def test_hard_stop_under_load(httpd, track_server):
 
 
 def test_restart_under_load(httpd, track_server):
+    # The event MPM's own lingering close can race a hard restart's pollset teardown
+    # (no module frame involved); it is httpd's, and harmless to tracking.
+    httpd.expect_log(r"\[mpm_event:error\].*AH03092: process_lingering_close: apr_pollset_add failure")
     httpd.start(CONF)
     with Load(httpd) as load:
         load.wait_for(20)

@@ -452,11 +452,12 @@ std::uint64_t Spool::total_bytes_locked() const {
 }
 
 // MappTrackSpoolMaxSize is for the directory: what the other processes hold
-// counts too (looked up twice a second, and on every append near the limit).
+// counts too (looked up again when 20 ms old, and on every append near the
+// limit): under load another child can fill the directory within a second.
 void Spool::scan_foreign_bytes_locked(std::uint64_t incoming) {
     const std::int64_t now = now_ms();
-    if (now < next_foreign_scan_ms_ && (total_bytes_locked() + incoming) * 4 < options_.max_bytes * 3) return;
-    next_foreign_scan_ms_ = now + 500;
+    if (now < next_foreign_scan_ms_ && (total_bytes_locked() + incoming) * 2 < options_.max_bytes) return;
+    next_foreign_scan_ms_ = now + 20;
     std::uint64_t foreign = 0;
     if (DIR* dir = opendir(options_.dir.c_str())) {
         while (const dirent* entry = readdir(dir)) {
@@ -527,7 +528,8 @@ std::size_t Spool::append(const std::vector<Delivery>& deliveries, int wait_ms) 
                 if (fd >= 0) flock(fd, LOCK_UN);
             }
         } dir_lock;
-        if ((total_bytes_locked() + data.size()) * 4 >= options_.max_bytes * 3) {
+        scan_foreign_bytes_locked(data.size());
+        if ((total_bytes_locked() + data.size()) * 2 >= options_.max_bytes) {
             if (append_lock_fd_ < 0) {
                 append_lock_fd_ = ::open((options_.dir + "/.append.lock").c_str(),
                                          O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);

@@ -47,6 +47,15 @@ bool is_valid_spool_record(const Delivery& record, std::string* why);
 std::optional<std::string> prepare_spool_directory(const std::string& dir, unsigned owner,
                                                    unsigned group);
 
+// What prepare_spool_directory would refuse, found without changing anything
+// (`apachectl configtest`, and the first pass of a start, before httpd
+// detaches): an existing path must be a directory, no symlink, owned by
+// `owner` (as root; otherwise by us) and not group- or world-writable; a
+// missing one needs a parent directory we may create it in. Only what creating
+// it finds (disk full, quota, a file system refusing mkdir or chown) is left
+// for the start. nullopt: prepare_spool_directory should succeed.
+std::optional<std::string> check_spool_directory(const std::string& dir, unsigned owner);
+
 // A segment file is read only when it is a regular file of the User's, at most
 // this big: 4 segments plus the largest record, and never less than 16 MiB
 // (appends are cut into segments, so a real one is never near it).
@@ -126,6 +135,9 @@ private:
         std::int64_t opened_ms = 0;
     };
     Spool(const SpoolOptions& options, Logger log);
+    // One attempt of take(); `*unreadable`: the segment it chose could not be read.
+    std::optional<Taken> take_one(const std::function<bool(const std::string& path)>& skip,
+                                  bool* unreadable) noexcept;
     bool open_segment_locked();
     // An fd on a segment-named file when it may be read (see
     // segment_file_limit); -1 when it is gone, or refused (counted, logged).

@@ -323,6 +323,52 @@ std::optional<std::string> prepare_spool_directory(const std::string& dir, unsig
     }
 }
 
+std::optional<std::string> check_spool_directory(const std::string& dir, unsigned owner) {
+    try {
+        if (dir.empty()) return std::string("it is empty");
+        const bool root = geteuid() == 0;
+        const uid_t must_own = root ? static_cast<uid_t>(owner) : geteuid();
+        struct stat st;
+        if (lstat(dir.c_str(), &st) != 0) {
+            // ENOTDIR: a part of the path is a file.
+            if (errno != ENOENT && errno != ENOTDIR) return "cannot stat it: " + std::string(std::strerror(errno));
+            // prepare_spool_directory makes it with one mkdir: the parent must exist.
+            std::string parent = dir;
+            while (parent.size() > 1 && parent.back() == '/') parent.pop_back();
+            const std::size_t slash = parent.rfind('/');
+            parent = slash == std::string::npos ? "." : slash == 0 ? "/" : parent.substr(0, slash);
+            const std::string what_to_do = "; create it (mode 0700, owned by User) or point MappTrackSpoolDir elsewhere";
+            struct stat up;
+            if (stat(parent.c_str(), &up) != 0) {
+                return "its parent is not an existing directory (" + parent + ": " + std::strerror(errno) + ")" +
+                       what_to_do;
+            }
+            if (!S_ISDIR(up.st_mode)) {
+                return "its parent is not an existing directory (" + parent + " is not a directory)" + what_to_do;
+            }
+            // Root may write anywhere but on a read-only file system; others need
+            // the permission (as the effective user, who would run mkdir).
+            if (faccessat(AT_FDCWD, parent.c_str(), W_OK | X_OK, AT_EACCESS) != 0) {
+                return "cannot create it: " + std::string(std::strerror(errno)) + what_to_do;
+            }
+            return std::nullopt;
+        }
+        if (S_ISLNK(st.st_mode)) return std::string(kSymlinkDir);
+        if (!S_ISDIR(st.st_mode)) return std::string("it is not a directory");
+        const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+            if (errno == ELOOP) return std::string(kSymlinkDir);
+            if (errno == ENOTDIR) return std::string("it is not a directory");
+            return "cannot open it: " + std::string(std::strerror(errno));
+        }
+        std::optional<std::string> problem = check_directory(fd, dir, must_own);
+        close(fd);
+        return problem;
+    } catch (...) {
+        return std::string("out of memory");
+    }
+}
+
 Spool::Spool(const SpoolOptions& options, Logger log) : options_(options), log_(log) {
     if (options_.segment_bytes == 0) {
         // Small enough that dropping the oldest segment drops little.
@@ -406,6 +452,20 @@ int Spool::open_segment_file_locked(const std::string& path, int flags, std::uin
     const int fd = ::open(path.c_str(), flags | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ELOOP) return refuse(st, "it is a symbolic link");
+        // Gone meanwhile is normal; anything else (EACCES, EIO) is said once
+        // per file, and the file is not tried again by this process, unless
+        // the cause passes (out of descriptors or memory).
+        if (errno != ENOENT) {
+            const int error = errno;
+            const std::string reason = std::strerror(error);
+            const bool passes = error == EMFILE || error == ENFILE || error == ENOMEM || error == EINTR;
+            if ((passes || remember_refused_locked(static_cast<std::uint64_t>(st.st_dev),
+                                                   static_cast<std::uint64_t>(st.st_ino))) &&
+                read_log_.allow(now_ms())) {
+                log_(LogLevel::Error, "MT0206: cannot open spool file " + path + ": " + reason +
+                                          "; it is skipped and left for the next start (check its mode and the disk)");
+            }
+        }
         return -1;
     }
     struct stat opened;
@@ -615,6 +675,19 @@ void Spool::seal() noexcept {
 std::optional<Spool::Taken> Spool::take() noexcept { return take({}); }
 
 std::optional<Spool::Taken> Spool::take(const std::function<bool(const std::string& path)>& skip) noexcept {
+    // A segment that cannot be read is passed over (logged, remembered) and
+    // the next one taken: one bad file must not hold up the replay of the rest.
+    // Bounded: each try removes a segment from the running.
+    for (int tries = 0; tries < 64; ++tries) {
+        bool unreadable = false;
+        std::optional<Taken> taken = take_one(skip, &unreadable);
+        if (taken || !unreadable) return taken;
+    }
+    return std::nullopt;
+}
+
+std::optional<Spool::Taken> Spool::take_one(const std::function<bool(const std::string& path)>& skip,
+                                            bool* unreadable) noexcept {
     try {
         std::lock_guard<std::mutex> lock(mutex_);
         std::optional<Segment> segment;
@@ -708,9 +781,10 @@ std::optional<Spool::Taken> Spool::take(const std::function<bool(const std::stri
             }
             if (read_log_.allow(now_ms())) {
                 log_(LogLevel::Error, "MT0206: cannot read spool file " + segment->path + ": " + reason +
-                                          "; it is left for the next start");
+                                          "; it is skipped and left for the next start");
             }
             close(segment->fd);
+            *unreadable = true;
             return std::nullopt;
         }
         std::size_t corrupt = 0;

@@ -47,19 +47,24 @@ void insert_filter(request_rec* r) {
 }
 
 // Runs once, on the response's first brigade: status and content type are
-// final, headers have not left yet.
+// final, headers have not left yet. A MappTrackCondition may read values set
+// later (mod_headers, the log phase): its evaluation here only decides the
+// cookie (and the sync send, which cannot wait); log_transaction decides the hit.
 void on_first_brigade(request_rec* r) {
     const DirConfig* conf = dir_config(r);
-    if (!is_tracked_response(r, conf)) return;
+    auto* note = static_cast<RequestNote*>(apr_pcalloc(r->pool, sizeof(RequestNote)));
+    note->content_type = r->content_type ? apr_pstrdup(r->pool, r->content_type) : nullptr;
+    note->ever_id = "";
+    set_request_note(r, note);
+    note->page = is_tracked_response(r, conf);
+    if (!note->page) return;
     const std::string header = cookie_header(r);
     const CookieList cookies = parse_cookie_header(header);
     const std::vector<std::string> ids = split_ids(conf->track_ids);
     const Identity identity = identify(r, conf, cookies, ids);
 
-    auto* note = static_cast<RequestNote*>(apr_pcalloc(r->pool, sizeof(RequestNote)));
     note->kind = identity.kind;
     note->ever_id = apr_pstrdup(r->pool, identity.ever_id.c_str());
-    set_request_note(r, note);
     if (identity.kind == Identity::Kind::Unknown && set_cookie(conf)) {
         if (const auto id = generate_ever_id(apr_time_sec(apr_time_now()))) {
             IdentityRules rules;
@@ -84,7 +89,9 @@ void on_first_brigade(request_rec* r) {
     if (mode(conf) == Mode::Sync && note->kind != Identity::Kind::OptedOut) {
         request_rec* orig = first_request(r);
         const Hit hit = build_hit(orig, r, conf, *note);
-        note->sent = send_now(r, conf, make_delivery(r, conf, hit, cookies, true));
+        Delivery delivery = make_delivery(r, conf, hit, cookies, true);
+        note->sent = send_now(r, conf, delivery);
+        note->maybe_received = delivery.maybe_received > 0;
     }
 }
 
@@ -128,19 +135,27 @@ void track(request_rec* orig) {
         }
         return;
     }
-    // The identity filter saw the response before it left; its decision
-    // stands (httpd clears a 304's content type afterwards).
     const RequestNote* note = request_note(last);
-    if (!note && !is_tracked_response(last, conf)) {
+    const bool page_at_start = note && note->page;
+    if (conf->condition && !(note && note->sent)) {
+        // The condition's evaluation after the response decides (a hit sent
+        // synchronously has left already).
+        if (!condition_holds_after_response(last, conf, note ? note->content_type : nullptr)) {
+            set_outcome(orig, last, "skipped:not-page", nullptr);
+            return;
+        }
+    } else if (!page_at_start && !is_tracked_response(last, conf)) {
+        // The built-in rule: the identity filter saw the response before it
+        // left, and its decision stands (httpd clears a 304's content type afterwards).
         set_outcome(orig, last, "skipped:not-page", nullptr);
         return;
     }
     const std::string header = cookie_header(orig);
     const CookieList cookies = parse_cookie_header(header);
     RequestNote who{};
-    if (note) {
+    if (page_at_start) {
         who = *note;
-    } else {  // the filter did not run (a 304, say): no cookie could be set
+    } else {  // not judged a page when the response started: no cookie could be set
         const Identity identity = identify(last, conf, cookies, split_ids(conf->track_ids));
         who.kind = identity.kind;
         who.ever_id = apr_pstrdup(orig->pool, identity.ever_id.c_str());
@@ -160,7 +175,11 @@ void track(request_rec* orig) {
         return;
     }
     const Hit hit = build_hit(orig, last, conf, who);
-    switch (d->enqueue(make_delivery(last, conf, hit, cookies))) {
+    Delivery delivery = make_delivery(last, conf, hit, cookies);
+    // The track server may have this hit already from the synchronous attempt:
+    // the queued copy is then its last (a hit is sent at most twice).
+    delivery.maybe_received = who.maybe_received ? 1 : 0;
+    switch (d->enqueue(std::move(delivery))) {
         case DeliveryQueue::PushResult::Queued: set_outcome(orig, last, "queued", eid); break;
         case DeliveryQueue::PushResult::Full: set_outcome(orig, last, "skipped:queue-full", eid); break;
         case DeliveryQueue::PushResult::Closed: set_outcome(orig, last, "skipped:stopping", eid); break;

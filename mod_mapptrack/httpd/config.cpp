@@ -5,6 +5,7 @@
 #include <string>
 
 #include "mapptrack/hit.h"
+#include "mapptrack/spool.h"
 #include "mapptrack/target.h"
 
 #include "config.h"
@@ -13,6 +14,7 @@
 #include <http_log.h>
 #include <ap_regex.h>
 #include <apr_strings.h>
+#include <unixd.h>
 
 APLOG_USE_MODULE(mapptrack);
 
@@ -478,27 +480,14 @@ const ServerConfig* server_config(const server_rec* s) {
 int check_config(apr_pool_t*, apr_pool_t*, apr_pool_t* ptemp, server_rec* main_server) {
     int rv = OK;
     if (const char* dir = spool_dir(ptemp, server_config(main_server))) {
-        // What `apachectl configtest` can tell without creating anything; the
-        // owner is checked at start (post_config), where User is known to apply.
-        apr_finfo_t info;
-        char* parent = ap_make_dirstr_parent(ptemp, dir);
-        const bool exists =
-            apr_stat(&info, dir, APR_FINFO_LINK | APR_FINFO_TYPE | APR_FINFO_PROT, ptemp) == APR_SUCCESS;
-        const char* problem = nullptr;
-        if (!exists) {
-            if (apr_stat(&info, parent, APR_FINFO_TYPE, ptemp) != APR_SUCCESS || info.filetype != APR_DIR)
-                problem = "its parent is not an existing directory";
-        } else if (info.filetype == APR_LNK) {
-            problem = "it is a symbolic link; point MappTrackSpoolDir at a real directory";
-        } else if (info.filetype != APR_DIR) {
-            problem = "it is not a directory";
-        } else if (info.protection & (APR_GWRITE | APR_WWRITE)) {
-            problem = apr_psprintf(ptemp, "it is group- or world-writable, so others could plant or remove hits "
-                                          "there: chmod 0700 %s", dir);
-        }
-        if (problem) {
+        // Everything post_config's prepare_spool_directory would refuse, found
+        // without creating or changing anything: configtest, and the first
+        // pass of a start, before httpd detaches (a refusal in post_config
+        // comes after it, when `-k start` has already exited 0). User is known
+        // here: it is set while the configuration is read.
+        if (const auto problem = check_spool_directory(dir, ap_unixd_config.user_id)) {
             ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, main_server,
-                         "MT0016: MappTrackSpoolDir %s cannot be used: %s", dir, problem);
+                         "MT0016: MappTrackSpoolDir %s cannot be used: %s", dir, problem->c_str());
             rv = HTTP_INTERNAL_SERVER_ERROR;
         }
     }

@@ -53,17 +53,10 @@ apr_status_t cleanup_curl(void*) {
 int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t* ptemp, server_rec* s) {
     return guarded(
         [&] {
-            // The first pass only checks the configuration: nothing to set up.
-            if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) return OK;
-            // Single-threaded here, before any child exists; once per generation,
-            // undone with it (the module, and with it libcurl, may be unloaded).
-            const CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-            if (rc != CURLE_OK) {
-                ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "MT0011: libcurl failed to initialise: %s",
-                             curl_easy_strerror(rc));
-                return HTTP_INTERNAL_SERVER_ERROR;
-            }
-            apr_pool_cleanup_register(pconf, nullptr, cleanup_curl, apr_pool_cleanup_null);
+            // In both passes: the first runs before httpd detaches, so that a
+            // refusal still fails `apache2 -k start` (check_config found what it
+            // could without creating anything; only making it can find the
+            // rest). The second pass finds the directory made.
             if (const char* dir = spool_dir(ptemp, server_config(s))) {
                 // Made or checked here, as root, for the children that run as
                 // User: never through a symlink, never shared with others.
@@ -74,6 +67,17 @@ int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t* ptemp, server_rec* s
                     return HTTP_INTERNAL_SERVER_ERROR;
                 }
             }
+            // Otherwise the first pass only checks the configuration.
+            if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) return OK;
+            // Single-threaded here, before any child exists; once per generation,
+            // undone with it (the module, and with it libcurl, may be unloaded).
+            const CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+            if (rc != CURLE_OK) {
+                ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "MT0011: libcurl failed to initialise: %s",
+                             curl_easy_strerror(rc));
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+            apr_pool_cleanup_register(pconf, nullptr, cleanup_curl, apr_pool_cleanup_null);
             create_wait_counter(pconf, s);
             const curl_version_info_data* info = curl_version_info(CURLVERSION_NOW);
             if (!(info->features & CURL_VERSION_ASYNCHDNS)) {

@@ -15,12 +15,15 @@
 
 namespace mapptrack::httpd {
 
-// What the identity filter decided, kept on the request it ran for.
+// What the identity filter saw and decided, kept on the request it ran for.
 struct RequestNote {
+    bool page;                  // tracked by what was known when the response started
+    const char* content_type;   // r->pool; as the response started (nullptr: none)
     Identity::Kind kind;
     const char* ever_id;  // r->pool; "" when none
     bool new_visitor;
     bool sent;            // delivered synchronously (MappTrackMode sync)
+    bool maybe_received;  // the synchronous attempt failed after the hit was sent
 };
 
 RequestNote* request_note(const request_rec* r);
@@ -34,8 +37,16 @@ std::vector<std::string> split_ids(const char* ids);
 Identity identify(const request_rec* r, const DirConfig* conf, const CookieList& cookies,
                   const std::vector<std::string>& ids);
 
-// The page rule (design §4), or MappTrackCondition when configured.
+// The page rule (design §4), or MappTrackCondition when configured, as far
+// as it can be told now (the identity filter: cookie, sync send). A failing
+// condition counts as false here and is not logged.
 bool is_tracked_response(request_rec* r, const DirConfig* conf);
+
+// MappTrackCondition evaluated after the response (log_transaction): this
+// evaluation decides whether a hit is sent. A failure logs MT0020 (at most
+// once a minute per process) and counts as false. `content_type_at_start`
+// stands in for the content type httpd removes from a 204/304.
+bool condition_holds_after_response(request_rec* r, const DirConfig* conf, const char* content_type_at_start);
 
 inline request_rec* first_request(request_rec* r) {
     while (r->prev) r = r->prev;

@@ -30,7 +30,7 @@ void warn_waiting_workers_full(const request_rec* r) noexcept {
                   waiting_workers_limit());
 }
 
-bool send_now(request_rec* r, const DirConfig* conf, const Delivery& delivery) {
+bool send_now(request_rec* r, const DirConfig* conf, Delivery& delivery) {
     TransportPool* pool = transport_pool();
     if (!pool) return false;
     OutboundRequest request;
@@ -49,6 +49,7 @@ bool send_now(request_rec* r, const DirConfig* conf, const Delivery& delivery) {
         response = pool->acquire()->perform(request);
     }
     if (classify(response) != Verdict::Delivered) {
+        if (response.maybe_received) delivery.maybe_received = 1;
         if (g_sync_failure_log.allow(now_ms())) {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                           "MT0104: synchronous delivery to %s failed (%s); the hit is queued instead",

@@ -11,9 +11,10 @@ namespace mapptrack::httpd {
 // Sends `delivery` as one GET, waiting at most MappTrackTimeout. On a 2xx
 // answer relays its Set-Cookie headers (through relay_set_cookie: Mapp names
 // only, Path=/, Domain rewritten) and returns true; otherwise returns false
-// and the caller queues the hit. When MappTrackMaxWaitingWorkers workers
+// and the caller queues the hit (`delivery.maybe_received` set when the
+// track server may have it already). When MappTrackMaxWaitingWorkers workers
 // already wait on the track server it does not wait at all: false at once.
-bool send_now(request_rec* r, const DirConfig* conf, const Delivery& delivery);
+bool send_now(request_rec* r, const DirConfig* conf, Delivery& delivery);
 
 // MT0106 (warn, at most once a minute): a request did not wait on the track
 // server because the waiting-worker limit was reached. Shared by the relay

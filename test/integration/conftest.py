@@ -328,6 +328,43 @@ Include "{body_path}"
                            env=self.env(), timeout=60, errors="replace")
         return p.returncode == 0, p.stdout + p.stderr
 
+    def start_exit_code(self, body="", top="", subst=None, timeout=60):
+        """Run `apache2 -f conf -k start` as an init script does (the server
+        detaches); return (exit code, stdout + stderr). A server that did start
+        is stopped again (SIGTERM to the pid in its PidFile)."""
+        self._counter += 1
+        conf = self.write_config(body, f"k{self._counter}", True, top, subst)
+        p = subprocess.run([APACHE, "-f", conf, "-k", "start"], capture_output=True, text=True,
+                           env=self.env(), timeout=timeout, errors="replace")
+        self._stop_detached(wait_for_pidfile=p.returncode == 0)
+        return p.returncode, p.stdout + p.stderr
+
+    def _stop_detached(self, wait_for_pidfile):
+        pidfile = os.path.join(self.root, "run", "httpd.pid")
+        deadline = time.time() + (10 if wait_for_pidfile else 0.2)
+        pid = None
+        while pid is None and time.time() < deadline:
+            try:
+                with open(pidfile) as f:
+                    pid = int(f.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                time.sleep(0.05)
+        if pid is None:
+            return
+        try:
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.time() + STOP_TIMEOUT
+            while time.time() < deadline:
+                os.kill(pid, 0)
+                time.sleep(0.05)
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            os.unlink(pidfile)
+        except OSError:
+            pass
+
     # -- lifecycle ----------------------------------------------------------------
     def start(self, body="", top="", subst=None, with_module=True):
         assert self.proc is None, "httpd already started"

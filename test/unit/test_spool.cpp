@@ -1311,3 +1311,165 @@ TEST(Spool, WriteFailuresAreLoggedOnceAMinute)
     CHECK_EQUAL(0u, spool->counters().spooled.load());
     CHECK_EQUAL(0, mkdir(dir.c_str(), 0700));  // for teardown
 }
+
+// -- what configtest can tell (check_spool_directory) ---------------------------------
+
+namespace {
+
+struct Snapshot {
+    bool present;
+    struct stat st;
+};
+
+Snapshot snapshot(const std::string& path)
+{
+    Snapshot s{};
+    s.present = lstat(path.c_str(), &s.st) == 0;
+    return s;
+}
+
+bool same(const Snapshot& a, const Snapshot& b)
+{
+    if (a.present != b.present)
+        return false;
+    return !a.present || (a.st.st_ino == b.st.st_ino && a.st.st_uid == b.st.st_uid && a.st.st_gid == b.st.st_gid &&
+                          a.st.st_mode == b.st.st_mode);
+}
+
+}  // namespace
+
+TEST(SpoolDirectory, TheCheckRefusesWhatPrepareRefusesAndChangesNothing)
+{
+    const bool root = geteuid() == 0;
+    const unsigned user = root ? nobody_uid() : geteuid();
+    const unsigned group = root ? nobody_gid() : getegid();
+    const std::string target = dir + "/target";
+    CHECK_EQUAL(0, mkdir(target.c_str(), 0700));
+    CHECK_EQUAL(0, symlink(target.c_str(), (dir + "/link").c_str()));
+    write_file(dir + "/file", "x");
+    for (const auto& [name, mode] : {std::pair<const char*, mode_t>{"open", 0777}, {"shared", 0770}, {"theirs", 0700}}) {
+        const std::string path = dir + "/" + name;
+        CHECK_EQUAL(0, mkdir(path.c_str(), 0700));
+        CHECK_EQUAL(0, chmod(path.c_str(), mode));
+        if (std::string(name) != "theirs" && root)
+            CHECK_EQUAL(0, chown(path.c_str(), user, group));
+    }
+    std::vector<std::string> refused = {dir + "/link", dir + "/file", dir + "/open", dir + "/shared",
+                                        dir + "/missing/spool", dir + "/file/spool", ""};
+    if (root)
+        refused.push_back(dir + "/theirs");  // root's, not User's
+    for (const std::string& path : refused) {
+        const Snapshot before = snapshot(path);
+        const Snapshot target_before = snapshot(target);
+        const auto checked = mapptrack::check_spool_directory(path, user);
+        CHECK_TEXT(checked.has_value(), path.c_str());
+        CHECK_TEXT(same(before, snapshot(path)) && same(target_before, snapshot(target)), path.c_str());
+        const auto prepared = prepare_spool_directory(path, user, group);
+        CHECK_TEXT(prepared.has_value(), path.c_str());
+        // The same words where both see the same thing; a missing parent is
+        // told as such by the check, as "cannot create it" by prepare.
+        if (path.find("/spool") == std::string::npos) {
+            STRCMP_EQUAL(prepared->c_str(), checked->c_str());
+        } else {
+            CHECK_TEXT(contains(*checked, "its parent is not an existing directory") &&
+                           contains(*checked, "create it (mode 0700, owned by User)"),
+                       checked->c_str());
+        }
+    }
+    // Accepted: a directory of the User's, and a missing one in an existing
+    // directory; the check does not create it.
+    const std::string ours = dir + "/ours";
+    CHECK_EQUAL(0, mkdir(ours.c_str(), 0700));
+    if (root)
+        CHECK_EQUAL(0, chown(ours.c_str(), user, group));
+    const auto accepted = mapptrack::check_spool_directory(ours, user);
+    CHECK_TEXT(!accepted, accepted ? accepted->c_str() : "");
+    const auto fresh = mapptrack::check_spool_directory(dir + "/fresh/", user);
+    CHECK_TEXT(!fresh, fresh ? fresh->c_str() : "");
+    CHECK(!exists(dir + "/fresh"));
+    CHECK(!prepare_spool_directory(dir + "/fresh", user, group));
+    CHECK(!mapptrack::check_spool_directory(dir + "/fresh", user));  // as prepare left it
+}
+
+TEST_GROUP(SpoolAsUser)
+{
+    // Runs parts as `nobody` when root, so that permissions apply; teardown
+    // always returns to root (a failed CHECK does not unwind the test body).
+    std::string dir;
+    LogRecord log;
+    Spool* spool = nullptr;
+    void setup() override
+    {
+        dir = make_temp_dir();
+        CHECK(!dir.empty());
+        if (getuid() == 0)
+            CHECK_EQUAL(0, chown(dir.c_str(), nobody_uid(), nobody_gid()));
+    }
+    void teardown() override
+    {
+        if (getuid() == 0 && geteuid() != 0)
+            CHECK_EQUAL(0, seteuid(0));
+        delete spool;
+        spool = nullptr;
+        remove_dir(dir);
+    }
+    void become_user()
+    {
+        if (getuid() == 0)
+            CHECK_EQUAL(0, seteuid(nobody_uid()));
+    }
+    void give_away(const std::string& path)
+    {
+        if (getuid() == 0)
+            CHECK_EQUAL(0, chown(path.c_str(), nobody_uid(), nobody_gid()));
+    }
+};
+
+TEST(SpoolAsUser, ASegmentThatCannotBeOpenedIsLoggedOnceWithItsReasonAndTheOthersAreReplayed)
+{
+    const std::string bad = dir + "/seg-1-1000-2.mts";
+    write_file(dir + "/seg-1-1000-1.mts", encode_all(records(0, 2)), 1600000100);
+    write_file(bad, encode_all(records(10, 12)), 1600000200);
+    write_file(dir + "/seg-1-1000-3.mts", encode_all(records(2, 4)), 1600000300);
+    for (const std::string& name : files_in(dir))
+        give_away(dir + "/" + name);
+    CHECK_EQUAL(0, chmod(bad.c_str(), 0));
+    become_user();
+    SpoolOptions options;
+    options.dir = dir;
+    std::string error;
+    spool = Spool::open(options, Logger{&record_log, &log}, &error);
+    CHECK_TEXT(spool != nullptr, error.c_str());
+    std::vector<Delivery> got;
+    while (auto taken = spool->take()) {
+        for (Delivery& d : taken->records)
+            got.push_back(std::move(d));
+        spool->done(std::move(*taken), {});
+    }
+    CHECK_EQUAL(names(0, 4), names(got));
+    CHECK_EQUAL(1u, log.count("MT0206"));
+    CHECK_TEXT(contains(log.all(), bad) && contains(log.all(), std::strerror(EACCES)), log.all().c_str());
+    // Not tried (nor logged) again on every pass; left on disk.
+    for (int i = 0; i < 3; ++i) {
+        spool->mark_pending();
+        CHECK(!spool->take().has_value());
+    }
+    CHECK_EQUAL(1u, log.count("MT0206"));
+    CHECK(exists(bad));
+}
+
+TEST(SpoolAsUser, TheCheckFindsAParentTheUserCannotCreateIn)
+{
+    // Run as User (not root), httpd creates the spool directory itself.
+    const std::string locked = dir + "/locked";
+    CHECK_EQUAL(0, mkdir(locked.c_str(), 0500));
+    give_away(locked);
+    become_user();
+    const auto checked = mapptrack::check_spool_directory(locked + "/spool", geteuid());
+    CHECK(checked.has_value());
+    CHECK_TEXT(contains(*checked, "cannot create it: ") && contains(*checked, std::strerror(EACCES)),
+               checked->c_str());
+    CHECK(prepare_spool_directory(locked + "/spool", geteuid(), getegid()).has_value());
+    CHECK_EQUAL(0, seteuid(getuid()));
+    CHECK_EQUAL(0, chmod(locked.c_str(), 0700));  // for teardown
+}

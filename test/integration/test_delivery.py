@@ -731,7 +731,7 @@ def test_spool_dir_that_cannot_be_made_fails_configtest(httpd, where):
 
 
 def test_spool_dir_that_cannot_be_created_stops_the_start(httpd):
-    """Its parent exists, so `apache2 -t` cannot tell; creating it fails at start."""
+    """Its parent exists; whether or not `apache2 -t` can tell, the start fails with the reason."""
     path = "/proc/sys/mapptrack-spool"
     conf = httpd.write_config(tracking() + f'MappTrackSpoolDir "{path}"\n')
     p = subprocess.run([APACHE, "-f", conf, "-DFOREGROUND"], capture_output=True, text=True,

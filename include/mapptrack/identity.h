@@ -1,6 +1,7 @@
 // Who the visitor is for Mapp (design §6): opted out, anonymous, known or new.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -9,15 +10,26 @@
 
 namespace mapptrack {
 
+// MappTrackAnonymousCookie's mode, the Smart Pixel's anonymousOptIn switch.
+enum class AnonymousCookieMode {
+    OptOut,  // the cookie present (any value) -> anonymous; the default
+    OptIn,   // anonymous unless the cookie is present with a non-empty value
+};
+
+inline constexpr std::string_view kDefaultAnonymousCookie = "miCookieOptOut";
+
 struct IdentityRules {
     const std::vector<std::string>* track_ids = nullptr;  // configured, in order
     std::string_view cookie_name;     // MappTrackCookieName (empty: wteid_<first id>)
+    // MappTrackAnonymousCookie NAME [optout|optin]; an empty name means the default.
+    std::string_view anonymous_cookie = kDefaultAnonymousCookie;
+    AnonymousCookieMode anonymous_mode = AnonymousCookieMode::OptOut;
 };
 
 struct Identity {
     enum class Kind {
         OptedOut,   // webtrekkOptOut: send nothing
-        Anonymous,  // miCookieOptOut: nc=1, no IDs
+        Anonymous,  // the anonymous cookie says so (see IdentityRules): nc=1, no IDs
         Known,      // an ever-ID from a cookie
         Unknown,    // no valid ever-ID found (the caller may issue one)
     };
@@ -25,9 +37,15 @@ struct Identity {
     std::string ever_id;  // for Known
 };
 
-// Read order: wtstp_eid, the configured cookie name, wteid_<id> for each
-// track ID, wt3_eid (entry for a track ID), wt_eid. Invalid IDs are ignored.
+// webtrekkOptOut present: OptedOut. Then the anonymous cookie (rules'
+// name and mode): Anonymous. Then the ever-ID, read in this order: wtstp_eid,
+// the configured cookie name, wteid_<id> for each track ID, wt3_eid (entry
+// for a track ID), wt_eid. Invalid IDs are ignored. Does not throw except
+// std::bad_alloc.
 Identity resolve_identity(const CookieList& cookies, const IdentityRules& rules);
+
+// `optout` / `optin` (case-insensitive), MappTrackAnonymousCookie's second word.
+std::optional<AnonymousCookieMode> parse_anonymous_cookie_mode(std::string_view word) noexcept;
 
 // The name of the ever-ID cookie the module sets.
 std::string ever_id_cookie_name(const IdentityRules& rules);

@@ -5,14 +5,18 @@
 #include <array>
 #include <string_view>
 
+#include "mapptrack/client_hints.h"
 #include "mapptrack/encode.h"
 
 namespace mapptrack {
 namespace {
 
-// Room the URL and the referrer always keep; the other values give way to it
-// when a line would grow past kMaxLineBytes.
+// Room the URL and the referrer keep together, and the user agent keeps,
+// before optional parameters give way to them.
 constexpr std::size_t kUrlRoom = 1024;
+constexpr std::size_t kUserAgentRoom = 512;
+// The line stays strictly under kMaxLineBytes.
+constexpr std::size_t kLineBudget = kMaxLineBytes - 1;
 
 std::string encode_or_zero(std::string_view raw, std::size_t max_chars, std::size_t max_bytes) {
     std::string encoded = encode_query_value(raw, max_chars, max_bytes);
@@ -26,6 +30,29 @@ void add_param(std::string& out, std::string_view name, std::string_view encoded
     out.append(encoded_value);
 }
 
+// Mapp's 255-character limit holds for each value of a `;` list (products,
+// several media codes), so each is cut on its own; `;` is sent as %3B.
+std::string encode_list_value(std::string_view raw) {
+    std::string out;
+    for (;;) {
+        const std::size_t semi = raw.find(';');
+        append_query_value(out, raw.substr(0, semi), kMaxTextChars);
+        if (semi == std::string_view::npos) break;
+        out.append("%3B");
+        raw.remove_prefix(semi + 1);
+    }
+    return out;
+}
+
+bool is_language(std::string_view s) {
+    if (s.size() < 2 || s.size() > 8) return false;
+    return std::all_of(s.begin(), s.end(), [](char c) { return c >= 'a' && c <= 'z'; });
+}
+
+bool has_param(const Hit& hit, std::string_view name) {
+    return std::any_of(hit.params.begin(), hit.params.end(), [&](const auto& p) { return p.first == name; });
+}
+
 }  // namespace
 
 bool is_valid_param_name(std::string_view name) {
@@ -35,90 +62,161 @@ bool is_valid_param_name(std::string_view name) {
     for (char c : name) {
         if (!alpha(c) && !(c >= '0' && c <= '9') && c != '_') return false;
     }
-    // Parameters the module sets itself can not be overridden.
+    // Parameters the module sets itself can not be overridden. (`la`, `mc`,
+    // `mca` can: an admin's MappTrackParam replaces the module's own.)
     static constexpr std::array<std::string_view, 8> reserved = {"p",   "eid", "ceid", "one",
                                                                  "nc",  "eor", "fns",  "mts"};
     return std::find(reserved.begin(), reserved.end(), name) == reserved.end();
 }
 
-std::string encode_hit_line(const Hit& hit) {
-    // Text values: 255 characters each.
+std::string encode_hit_line(const Hit& hit) { return encode_hit_line(hit, nullptr); }
+
+std::string encode_hit_line(const Hit& hit, HitLineStats* stats) {
+    HitLineStats local;
+    HitLineStats& st = stats ? *stats : local;
+    st = HitLineStats{};
+
     std::string content_id = encode_or_zero(hit.content_id, kMaxTextChars, kNoLimit);
-    std::string user_agent = encode_query_value(hit.user_agent, kMaxTextChars);
-    std::string custom_ever_id = hit.anonymous ? std::string() : encode_query_value(hit.custom_ever_id, kMaxTextChars);
+    std::string user_agent = encode_query_value(hit.user_agent);
+    std::string custom_ever_id =
+        hit.anonymous ? std::string() : encode_query_value(hit.custom_ever_id, kMaxTextChars);
     const std::string ip = encode_query_value(hit.ip, 64);
-    std::vector<std::pair<std::string_view, std::string>> params;
-    for (const auto& [name, value] : hit.params) {
-        if (is_valid_param_name(name)) params.emplace_back(name, encode_query_value(value, kMaxTextChars));
+    const std::string ever_id = hit.anonymous ? std::string() : encode_query_value(hit.ever_id, 64);
+    std::string referrer = encode_query_value(hit.referrer);
+    std::string url = encode_query_value(hit.url);
+
+    // Optional parameters, each a whole `&name=value…` fragment so that one
+    // is dropped whole (mc goes with its mca).
+    std::vector<std::string> optional;
+    if (is_language(hit.language) && !has_param(hit, "la")) {
+        optional.emplace_back("&la=" + hit.language);
     }
+    if (!hit.media_code.empty() && !has_param(hit, "mc")) {
+        std::string mc = encode_list_value(hit.media_code);
+        // The libraries send the campaign action with the media code; `c`
+        // (click) is their default (MappIntelligenceCampaign).
+        if (!mc.empty()) optional.emplace_back("&mc=" + mc + (has_param(hit, "mca") ? "" : "&mca=c"));
+    }
+    for (const auto& [name, value] : hit.client_hints) {
+        if (!is_client_hint_param_name(name) || value.size() > kMaxClientHintBytes) continue;
+        std::string fragment;
+        add_param(fragment, name, encode_query_value(value));
+        if (fragment.size() > name.size() + 2) optional.push_back(std::move(fragment));
+    }
+    for (const auto& [name, value] : hit.params) {
+        if (!is_valid_param_name(name)) continue;
+        std::string fragment;
+        add_param(fragment, name, encode_list_value(value));
+        optional.push_back(std::move(fragment));
+    }
+    std::vector<bool> dropped(optional.size(), false);
 
     const std::string head_start = "wt?p=" + std::to_string(hit.pixel_version) + ",";
     const std::string head_end = ",0,0,0,0," + std::to_string(hit.time_ms) + ",";
-    const auto fixed_size = [&] {
-        std::size_t n = head_start.size() + content_id.size() + head_end.size() + 1 +  // "0" referrer
-                        40 + user_agent.size() + ip.size() + 64 + custom_ever_id.size() + 40;
-        for (const auto& [name, value] : params) n += name.size() + value.size() + 2;
+    const auto identity_size = [&] {
+        std::size_t n = 0;
+        if (!hit.anonymous) {
+            if (!ever_id.empty()) n += 5 + ever_id.size();
+            if (!custom_ever_id.empty()) n += 6 + custom_ever_id.size();
+            if (hit.new_visitor) n += 6;
+        } else {
+            n += 5;
+        }
         return n;
     };
-    // Too long (many multi-byte characters): drop custom parameters from the
-    // end, then shorten the longest of user agent, content ID and custom ID.
-    while (fixed_size() + kUrlRoom > kMaxLineBytes) {
-        const std::size_t excess = fixed_size() + kUrlRoom - kMaxLineBytes;
-        if (!params.empty()) {
-            params.pop_back();
-            continue;
+    const auto total = [&] {
+        std::size_t n = head_start.size() + content_id.size() + head_end.size() +
+                        std::max<std::size_t>(referrer.size(), 1);  // empty is sent as "0"
+        if (!user_agent.empty()) n += 9 + user_agent.size();
+        n += 9 + ip.size() + 9 + url.size() + identity_size() + 6;  // "&eor=1"
+        for (std::size_t i = 0; i < optional.size(); ++i) {
+            if (!dropped[i]) n += optional[i].size();
         }
+        return n;
+    };
+    const auto excess = [&] {
+        const std::size_t n = total();
+        return n > kLineBudget ? n - kLineBudget : 0;
+    };
+    // Re-encodes `raw` into `*encoded` at most `bytes` long.
+    const auto cut_to = [&](std::string* encoded, std::string_view raw, std::size_t max_chars,
+                            std::size_t bytes) {
+        if (encoded->size() <= bytes) return;
+        *encoded = encode_query_value(raw, max_chars, bytes);
+        st.cut = true;
+    };
+
+    // 1. URL and referrer, down to kUrlRoom together; the URL goes first but
+    //    keeps at least half of the room.
+    if (excess() > 0) {
+        const std::size_t others = total() - url.size() - referrer.size();
+        const std::size_t room = std::max(kLineBudget > others ? kLineBudget - others : 0, kUrlRoom);
+        if (url.size() + referrer.size() > room) {
+            const std::size_t url_room =
+                std::max(room > referrer.size() ? room - referrer.size() : 0, std::min(url.size(), room / 2));
+            cut_to(&url, hit.url, kNoLimit, url_room);
+            cut_to(&referrer, hit.referrer, kNoLimit, room > url.size() ? room - url.size() : 0);
+        }
+    }
+    // 2. The user agent, down to kUserAgentRoom (a real one fits in that).
+    if (const std::size_t over = excess(); over > 0 && user_agent.size() > kUserAgentRoom) {
+        cut_to(&user_agent, hit.user_agent, kNoLimit, std::max(user_agent.size() - over, kUserAgentRoom));
+    }
+    // 3. Optional parameters, the longest first.
+    while (excess() > 0) {
+        std::size_t longest = optional.size();
+        for (std::size_t i = 0; i < optional.size(); ++i) {
+            if (!dropped[i] && (longest == optional.size() || optional[i].size() > optional[longest].size())) {
+                longest = i;
+            }
+        }
+        if (longest == optional.size()) break;
+        dropped[longest] = true;
+        ++st.dropped_params;
+    }
+    // 4. Still too long (many multi-byte characters everywhere): shorten the
+    //    longest text, by the excess or at least by half, until it fits.
+    for (std::size_t over = excess(); over > 0; over = excess()) {
         struct Text {
             std::string* encoded;
             std::string_view raw;
+            std::size_t max_chars;
         };
-        const std::array<Text, 3> texts = {Text{&user_agent, hit.user_agent},
-                                           Text{&content_id, hit.content_id},
-                                           Text{&custom_ever_id, hit.custom_ever_id}};
+        const std::array<Text, 5> texts = {Text{&user_agent, hit.user_agent, kNoLimit},
+                                           Text{&content_id, hit.content_id, kMaxTextChars},
+                                           Text{&custom_ever_id, hit.custom_ever_id, kMaxTextChars},
+                                           Text{&url, hit.url, kNoLimit},
+                                           Text{&referrer, hit.referrer, kNoLimit}};
         const Text& longest = *std::max_element(texts.begin(), texts.end(), [](const Text& a, const Text& b) {
             return a.encoded->size() < b.encoded->size();
         });
         const std::size_t size = longest.encoded->size();
-        *longest.encoded = encode_query_value(longest.raw, kMaxTextChars,
-                                              std::max(size > excess ? size - excess : 0, size / 2));
+        if (size <= 1) break;  // nothing left to cut (cannot happen with the fixed parts' sizes)
+        cut_to(longest.encoded, longest.raw, longest.max_chars, std::max(size > over ? size - over : 0, size / 2));
         if (content_id.empty()) content_id = "0";
-    }
-
-    std::string tail;
-    if (!hit.anonymous) {
-        if (!hit.ever_id.empty()) add_param(tail, "eid", encode_query_value(hit.ever_id, 64));
-        if (!custom_ever_id.empty()) add_param(tail, "ceid", custom_ever_id);
-        if (hit.new_visitor) add_param(tail, "one", "1");
-    } else {
-        add_param(tail, "nc", "1");
-    }
-    for (const auto& [name, value] : params) add_param(tail, name, value);
-    tail += "&eor=1";
-
-    const std::string head = head_start + content_id + head_end;
-    const std::string middle = "&X-WT-UA=" + user_agent + "&X-WT-IP=" + ip + "&X-WT-RQ=";
-    const std::size_t fixed = head.size() + middle.size() + tail.size() + 1;  // +1 for "0"
-    const std::size_t room = kMaxLineBytes > fixed + 1 ? kMaxLineBytes - fixed - 1 : 0;
-
-    std::string referrer = encode_query_value(hit.referrer);
-    std::string url = encode_query_value(hit.url);
-    if (referrer.size() + url.size() > room) {
-        // Cut the URL first, but keep at least half the room for it.
-        const std::size_t url_room =
-            std::max(room > referrer.size() ? room - referrer.size() : 0,
-                     std::min(url.size(), room / 2));
-        url = encode_query_value(hit.url, kNoLimit, url_room);
-        referrer = encode_query_value(hit.referrer, kNoLimit, room - url.size());
     }
     if (referrer.empty()) referrer = "0";
 
     std::string line;
-    line.reserve(head.size() + referrer.size() + middle.size() + url.size() + tail.size());
-    line += head;
+    line.reserve(total());
+    line += head_start;
+    line += content_id;
+    line += head_end;
     line += referrer;
-    line += middle;
-    line += url;
-    line += tail;
+    if (!user_agent.empty()) add_param(line, "X-WT-UA", user_agent);
+    add_param(line, "X-WT-IP", ip);
+    add_param(line, "X-WT-RQ", url);
+    if (!hit.anonymous) {
+        if (!ever_id.empty()) add_param(line, "eid", ever_id);
+        if (!custom_ever_id.empty()) add_param(line, "ceid", custom_ever_id);
+        if (hit.new_visitor) add_param(line, "one", "1");
+    } else {
+        add_param(line, "nc", "1");
+    }
+    for (std::size_t i = 0; i < optional.size(); ++i) {
+        if (!dropped[i]) line += optional[i];
+    }
+    line += "&eor=1";
     return line;
 }
 

@@ -5,6 +5,36 @@
 #include "mapptrack/ever_id.h"
 
 namespace mapptrack {
+namespace {
+
+// The Smart Pixel (enableAnonymousFunction, anonymousCookieName,
+// anonymousOptIn) reads an empty cookie as absent. In opt-out mode any
+// cookie of that name makes the visitor anonymous, empty or not (unchanged
+// behaviour, and the safe side); in opt-in mode only a non-empty value is
+// consent to be identified.
+bool is_anonymous(const CookieList& cookies, const IdentityRules& rules) {
+    const std::string_view name =
+        rules.anonymous_cookie.empty() ? kDefaultAnonymousCookie : rules.anonymous_cookie;
+    const auto cookie = find_cookie(cookies, name);
+    if (rules.anonymous_mode == AnonymousCookieMode::OptIn) return !cookie || cookie->empty();
+    return cookie.has_value();
+}
+
+}  // namespace
+
+std::optional<AnonymousCookieMode> parse_anonymous_cookie_mode(std::string_view word) noexcept {
+    std::string_view known[] = {"optout", "optin"};
+    for (std::size_t k = 0; k < 2; ++k) {
+        if (word.size() != known[k].size()) continue;
+        bool same = true;
+        for (std::size_t i = 0; i < word.size() && same; ++i) {
+            const char c = word[i] >= 'A' && word[i] <= 'Z' ? static_cast<char>(word[i] - 'A' + 'a') : word[i];
+            same = c == known[k][i];
+        }
+        if (same) return k == 0 ? AnonymousCookieMode::OptOut : AnonymousCookieMode::OptIn;
+    }
+    return std::nullopt;
+}
 
 std::string ever_id_cookie_name(const IdentityRules& rules) {
     if (!rules.cookie_name.empty()) return std::string(rules.cookie_name);
@@ -18,7 +48,7 @@ Identity resolve_identity(const CookieList& cookies, const IdentityRules& rules)
         identity.kind = Identity::Kind::OptedOut;
         return identity;
     }
-    if (find_cookie(cookies, "miCookieOptOut")) {
+    if (is_anonymous(cookies, rules)) {
         identity.kind = Identity::Kind::Anonymous;
         return identity;
     }

@@ -493,3 +493,267 @@ TEST(ParamName, EmptyTooLongAndLeadingDigitAreRejected)
     CHECK_FALSE(is_valid_param_name("1cp"));
     CHECK_FALSE(is_valid_param_name("_cp1"));
 }
+
+// --- issue 9: language, campaign, client hints, per-value limits, the line limit
+
+namespace {
+
+Hit full_hit()
+{
+    Hit h = base_hit();
+    h.ever_id = kEverId;
+    h.custom_ever_id = "crm-42";
+    h.new_visitor = true;
+    h.language = "de";
+    h.media_code = "wt_mc%3Dnewsletter";
+    h.client_hints = {{"X-WT-SEC-CH-UA", "\"Chromium\";v=\"128\""}, {"X-WT-SEC-CH-UA-MOBILE", "?0"}};
+    h.params = {{"cp1", "red"}};
+    return h;
+}
+
+bool has_raw_separator(const std::string& value)
+{
+    return value.find_first_of("&=#? \r\n") != std::string::npos;
+}
+
+}  // namespace
+
+TEST_GROUP(HitIssue9){};
+
+TEST(HitIssue9, NewParametersComeInTheDocumentedOrder)
+{
+    std::string line = encode_hit_line(full_hit());
+    STRCMP_EQUAL("p|X-WT-UA|X-WT-IP|X-WT-RQ|eid|ceid|one|la|mc|mca|X-WT-SEC-CH-UA|X-WT-SEC-CH-UA-MOBILE|cp1|eor",
+                 names_of(line).c_str());
+    STRCMP_EQUAL("de", value_of(line, "la").c_str());
+    STRCMP_EQUAL("wt_mc%3Dnewsletter", percent_decode(value_of(line, "mc")).c_str());
+    STRCMP_EQUAL("c", value_of(line, "mca").c_str());
+    STRCMP_EQUAL("\"Chromium\";v=\"128\"", percent_decode(value_of(line, "X-WT-SEC-CH-UA")).c_str());
+    STRCMP_EQUAL("?0", percent_decode(value_of(line, "X-WT-SEC-CH-UA-MOBILE")).c_str());
+    check_every_value_is_encoded(line);
+}
+
+TEST(HitIssue9, AnonymousHitKeepsLanguageCampaignAndHintsButNoIds)
+{
+    Hit h = full_hit();
+    h.anonymous = true;
+    STRCMP_EQUAL("p|X-WT-UA|X-WT-IP|X-WT-RQ|nc|la|mc|mca|X-WT-SEC-CH-UA|X-WT-SEC-CH-UA-MOBILE|cp1|eor",
+                 names_of(encode_hit_line(h)).c_str());
+}
+
+TEST(HitIssue9, EmptyUserAgentSendsNoUserAgentParameter)
+{
+    Hit h = base_hit();
+    h.user_agent.clear();
+    STRCMP_EQUAL("p|X-WT-IP|X-WT-RQ|eor", names_of(encode_hit_line(h)).c_str());
+}
+
+TEST(HitIssue9, UserAgentIsNotCutTo255Characters)
+{
+    Hit h = base_hit();
+    h.user_agent = "Mozilla/5.0 " + std::string(1500, 'u');
+    std::string line = encode_hit_line(h);
+    STRCMP_EQUAL(h.user_agent.c_str(), percent_decode(value_of(line, "X-WT-UA")).c_str());
+}
+
+TEST(HitIssue9, HugeUserAgentIsCutOnlyAsTheLineLimitRequires)
+{
+    Hit h = base_hit();
+    h.user_agent = std::string(20000, 'u');
+    mapptrack::HitLineStats stats;
+    std::string line = encode_hit_line(h, &stats);
+    CHECK(line.size() < kMaxLineBytes);
+    std::string ua = percent_decode(value_of(line, "X-WT-UA"));
+    CHECK(ua.size() > 6000);  // everything the line has room for
+    CHECK(starts_with(h.user_agent, ua));
+    CHECK(stats.cut);
+    CHECK_EQUAL(static_cast<std::size_t>(0), stats.dropped_params);
+}
+
+TEST(HitIssue9, HugeUserAgentDoesNotPushOutTheAdminsParameters)
+{
+    Hit h = base_hit();
+    h.user_agent = std::string(20000, '&');
+    h.params = {{"cp1", std::string(255, 'a')}, {"cp2", std::string(255, 'b')}};
+    mapptrack::HitLineStats stats;
+    std::string line = encode_hit_line(h, &stats);
+    CHECK(line.size() < kMaxLineBytes);
+    STRCMP_EQUAL("p|X-WT-UA|X-WT-IP|X-WT-RQ|cp1|cp2|eor", names_of(line).c_str());
+    CHECK_EQUAL(static_cast<std::size_t>(0), stats.dropped_params);
+}
+
+TEST(HitIssue9, EachSemicolonSeparatedValueIsCutTo255)
+{
+    Hit h = base_hit();
+    const std::string a(300, 'a'), b = "short", c(256, 'c');
+    h.params = {{"ba", a + ";" + b + ";" + c}};
+    std::string value = percent_decode(value_of(encode_hit_line(h), "ba"));
+    STRCMP_EQUAL((std::string(255, 'a') + ";short;" + std::string(255, 'c')).c_str(), value.c_str());
+}
+
+TEST(HitIssue9, ALongSemicolonListIsNotCutAsAWhole)
+{
+    Hit h = base_hit();
+    std::string list;
+    for (int i = 0; i < 20; ++i)
+        list += (i ? ";" : "") + std::string("product-") + std::to_string(i) + std::string(20, 'x');
+    h.params = {{"ba", list}};
+    STRCMP_EQUAL(list.c_str(), percent_decode(value_of(encode_hit_line(h), "ba")).c_str());
+}
+
+TEST(HitIssue9, EmptyListValuesStayInTheirPlace)
+{
+    Hit h = base_hit();
+    h.params = {{"qn", "1;;3;"}};
+    STRCMP_EQUAL("1%3B%3B3%3B", value_of(encode_hit_line(h), "qn").c_str());
+}
+
+TEST(HitIssue9, MediaCodeValuesAreCutTo255Each)
+{
+    Hit h = base_hit();
+    h.media_code = "wt_mc%3D" + std::string(400, 'm') + ";mc%3Dx";
+    std::string mc = percent_decode(value_of(encode_hit_line(h), "mc"));
+    STRCMP_EQUAL(("wt_mc%3D" + std::string(255 - 8, 'm') + ";mc%3Dx").c_str(), mc.c_str());
+}
+
+TEST(HitIssue9, OnlyAWellFormedLanguageIsSent)
+{
+    const char* const bad[] = {"", "d", "DE", "de-DE", "de&nc=1", "abcdefghi", "d1", "de "};
+    for (const char* la : bad) {
+        Hit h = base_hit();
+        h.language = la;
+        STRCMP_EQUAL_TEXT("p|X-WT-UA|X-WT-IP|X-WT-RQ|eor", names_of(encode_hit_line(h)).c_str(), la);
+    }
+    Hit h = base_hit();
+    h.language = "fil";
+    STRCMP_EQUAL("fil", value_of(encode_hit_line(h), "la").c_str());
+}
+
+TEST(HitIssue9, AdminParametersNamedLaOrMcReplaceTheModulesOwn)
+{
+    Hit h = full_hit();
+    h.params = {{"la", "fr"}, {"mc", "wt_mc%3Dfixed"}, {"mca", "v"}};
+    std::string line = encode_hit_line(h);
+    STRCMP_EQUAL("p|X-WT-UA|X-WT-IP|X-WT-RQ|eid|ceid|one|X-WT-SEC-CH-UA|X-WT-SEC-CH-UA-MOBILE|la|mc|mca|eor",
+                 names_of(line).c_str());
+    STRCMP_EQUAL("fr", value_of(line, "la").c_str());
+    STRCMP_EQUAL("v", value_of(line, "mca").c_str());
+}
+
+TEST(HitIssue9, ClientHintsWithForeignNamesAreNotSent)
+{
+    Hit h = base_hit();
+    h.client_hints = {{"eid", "4170000000012345678"}, {"X-WT-IP", "1.2.3.4"}, {"X-WT-SEC-CH-UA-A&B", "1"},
+                      {"X-WT-SEC-CH-UA", "ok"}};
+    STRCMP_EQUAL("p|X-WT-UA|X-WT-IP|X-WT-RQ|X-WT-SEC-CH-UA|eor", names_of(encode_hit_line(h)).c_str());
+}
+
+TEST(HitIssue9, EmptyOrOverlongClientHintsAreNotSent)
+{
+    Hit h = base_hit();
+    h.client_hints = {{"X-WT-SEC-CH-UA", ""}, {"X-WT-SEC-CH-UA-MODEL", std::string(600, 'm')},
+                      {"X-WT-SEC-CH-UA-MOBILE", "\r\n"}};
+    STRCMP_EQUAL("p|X-WT-UA|X-WT-IP|X-WT-RQ|eor", names_of(encode_hit_line(h)).c_str());
+}
+
+TEST(HitIssue9, HostileHintsLanguageAndMediaCodeCannotAddOrEndAParameter)
+{
+    const char raw[] = "x&eid=1&nc=1,=#frag%26+%zz% \r\nX-WT-IP=1.2.3.4\0&eor=1;?p=1";
+    const std::string hostile(raw, sizeof raw - 1);
+    Hit h = base_hit();
+    h.language = hostile;
+    h.media_code = "wt_mc%3D" + hostile;
+    h.client_hints = {{"X-WT-SEC-CH-UA", hostile}, {"X-WT-SEC-CH-UA-PLATFORM", hostile}};
+    std::string line = encode_hit_line(h);
+    STRCMP_EQUAL("p|X-WT-UA|X-WT-IP|X-WT-RQ|mc|mca|X-WT-SEC-CH-UA|X-WT-SEC-CH-UA-PLATFORM|eor", names_of(line).c_str());
+    check_every_value_is_encoded(line);
+    for (const char* name : {"mc", "X-WT-SEC-CH-UA", "X-WT-SEC-CH-UA-PLATFORM"})
+        CHECK_TEXT(!has_raw_separator(value_of(line, name)), name);
+    CHECK(ends_with(line, "&eor=1"));
+}
+
+TEST(HitIssue9, OwnDomainReferrerIsSentAsOne)
+{
+    Hit h = base_hit();
+    h.referrer = "1";
+    std::vector<std::string> fields = split(value_of(encode_hit_line(h), "p"), ',');
+    STRCMP_EQUAL("1", fields[7].c_str());
+}
+
+TEST(HitIssue9, AHitThatFitsReportsNothing)
+{
+    mapptrack::HitLineStats stats;
+    stats.dropped_params = 7;
+    stats.cut = true;
+    encode_hit_line(full_hit(), &stats);
+    CHECK_EQUAL(static_cast<std::size_t>(0), stats.dropped_params);
+    CHECK_FALSE(stats.cut);
+}
+
+TEST(HitIssue9, ALongUrlIsCutAndReported)
+{
+    Hit h = base_hit();
+    h.url = "https://www.example.com/?" + std::string(10000, 'q');
+    mapptrack::HitLineStats stats;
+    std::string line = encode_hit_line(h, &stats);
+    CHECK(line.size() < kMaxLineBytes);
+    CHECK(stats.cut);
+    CHECK_EQUAL(static_cast<std::size_t>(0), stats.dropped_params);
+}
+
+TEST(HitIssue9, TooManyParametersDropTheLongestFirstAndCountThem)
+{
+    // Multi-byte values: 255 characters of a 3-byte letter are 2295 encoded bytes.
+    Hit h = base_hit();
+    const std::string euro = repeat("\xE2\x82\xAC", 3 * 255);
+    h.params = {{"cp1", "short"}, {"cp2", euro}, {"cp3", euro}, {"cp4", euro}, {"cp5", "kept"}};
+    h.language = "de";
+    mapptrack::HitLineStats stats;
+    std::string line = encode_hit_line(h, &stats);
+    CHECK(line.size() < kMaxLineBytes);
+    CHECK(ends_with(line, "&eor=1"));
+    CHECK_EQUAL(static_cast<std::size_t>(1), stats.dropped_params);
+    // The short ones stay; one long one gave way (the first of the equally long).
+    STRCMP_EQUAL("p|X-WT-UA|X-WT-IP|X-WT-RQ|la|cp1|cp3|cp4|cp5|eor", names_of(line).c_str());
+}
+
+TEST(HitIssue9, UrlAndUserAgentGiveWayBeforeParametersAreDropped)
+{
+    Hit h = base_hit();
+    h.url = "https://www.example.com/?" + std::string(8000, 'q');
+    h.referrer = "https://ref.example/?" + std::string(8000, 'r');
+    h.user_agent = std::string(8000, 'u');
+    h.params = {{"cp1", std::string(255, 'a')}, {"cp2", std::string(255, 'b')}};
+    h.client_hints = {{"X-WT-SEC-CH-UA", std::string(500, 'h')}};
+    mapptrack::HitLineStats stats;
+    std::string line = encode_hit_line(h, &stats);
+    CHECK(line.size() < kMaxLineBytes);
+    CHECK_EQUAL(static_cast<std::size_t>(0), stats.dropped_params);
+    STRCMP_EQUAL("p|X-WT-UA|X-WT-IP|X-WT-RQ|X-WT-SEC-CH-UA|cp1|cp2|eor", names_of(line).c_str());
+}
+
+TEST(HitIssue9, WorstCaseEverythingStillFitsAndEndsWithEor)
+{
+    const std::string big = repeat("\xF0\x9F\x98\x80", 10240);
+    Hit h = base_hit();
+    h.user_agent = big;
+    h.url = big;
+    h.referrer = big;
+    h.content_id = big;
+    h.custom_ever_id = big;
+    h.ever_id = kEverId;
+    h.language = "de";
+    h.media_code = big;
+    h.client_hints = {{"X-WT-SEC-CH-UA", std::string(512, '"')}, {"X-WT-SEC-CH-UA-MODEL", std::string(512, '&')}};
+    for (int i = 1; i <= 30; ++i)
+        h.params.emplace_back("cp" + std::to_string(i), big);
+    mapptrack::HitLineStats stats;
+    std::string line = encode_hit_line(h, &stats);
+    CHECK_TEXT(line.size() < kMaxLineBytes, std::to_string(line.size()).c_str());
+    CHECK(ends_with(line, "&eor=1"));
+    CHECK(stats.dropped_params > 0);
+    CHECK(stats.cut);
+    CHECK_EQUAL(static_cast<std::size_t>(8), split(value_of(line, "p"), ',').size());
+    check_every_value_is_encoded(line);
+    STRCMP_EQUAL(kEverId, value_of(line, "eid").c_str());
+}

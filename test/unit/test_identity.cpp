@@ -256,6 +256,104 @@ TEST(Identity, CookieTheModuleSetsIsReadBack)
     STRCMP_EQUAL(kEid222, id.ever_id.c_str());
 }
 
+TEST_GROUP(AnonymousCookie){};
+
+namespace {
+
+Identity resolve_with(const std::string& header, std::string_view name, mapptrack::AnonymousCookieMode mode)
+{
+    IdentityRules rules;
+    rules.track_ids = &kIds;
+    rules.anonymous_cookie = name;
+    rules.anonymous_mode = mode;
+    return resolve_identity(parse_cookie_header(header), rules);
+}
+
+const std::string kKnown111 = std::string("wteid_111=") + kEid111;
+
+}  // namespace
+
+TEST(AnonymousCookie, DefaultIsMiCookieOptOutInOptOutMode)
+{
+    IdentityRules rules;
+    STRCMP_EQUAL("miCookieOptOut", std::string(rules.anonymous_cookie).c_str());
+    CHECK(rules.anonymous_mode == mapptrack::AnonymousCookieMode::OptOut);
+    CHECK_EQUAL(Identity::Kind::Known, resolve(kKnown111).kind);
+    CHECK_EQUAL(Identity::Kind::Anonymous, resolve(kKnown111 + "; miCookieOptOut=1").kind);
+}
+
+TEST(AnonymousCookie, OptOutModeWithAnEmptyValueIsStillAnonymous)
+{
+    // Unchanged behaviour, and the side of privacy (the pixel ignores an empty cookie).
+    CHECK_EQUAL(Identity::Kind::Anonymous, resolve(kKnown111 + "; miCookieOptOut=").kind);
+}
+
+TEST(AnonymousCookie, ConfiguredNameReplacesMiCookieOptOut)
+{
+    using mapptrack::AnonymousCookieMode;
+    CHECK_EQUAL(Identity::Kind::Anonymous,
+                resolve_with(kKnown111 + "; anon=1", "anon", AnonymousCookieMode::OptOut).kind);
+    // The default name means nothing once another is configured.
+    const Identity id = resolve_with(kKnown111 + "; miCookieOptOut=1", "anon", AnonymousCookieMode::OptOut);
+    CHECK_EQUAL(Identity::Kind::Known, id.kind);
+    STRCMP_EQUAL(kEid111, id.ever_id.c_str());
+}
+
+TEST(AnonymousCookie, EmptyConfiguredNameMeansTheDefault)
+{
+    CHECK_EQUAL(Identity::Kind::Anonymous,
+                resolve_with(kKnown111 + "; miCookieOptOut=1", "", mapptrack::AnonymousCookieMode::OptOut).kind);
+}
+
+TEST(AnonymousCookie, OptInModeIsAnonymousWithoutTheCookie)
+{
+    using mapptrack::AnonymousCookieMode;
+    CHECK_EQUAL(Identity::Kind::Anonymous, resolve_with(kKnown111, "miCookieOptOut", AnonymousCookieMode::OptIn).kind);
+    CHECK_EQUAL(Identity::Kind::Anonymous, resolve_with("", "miCookieOptOut", AnonymousCookieMode::OptIn).kind);
+}
+
+TEST(AnonymousCookie, OptInModeWithTheCookieIdentifiesTheVisitor)
+{
+    using mapptrack::AnonymousCookieMode;
+    const Identity id = resolve_with(kKnown111 + "; consent_id=1", "consent_id", AnonymousCookieMode::OptIn);
+    CHECK_EQUAL(Identity::Kind::Known, id.kind);
+    STRCMP_EQUAL(kEid111, id.ever_id.c_str());
+    CHECK_EQUAL(Identity::Kind::Unknown, resolve_with("consent_id=yes", "consent_id", AnonymousCookieMode::OptIn).kind);
+}
+
+TEST(AnonymousCookie, OptInModeWithAnEmptyCookieIsAnonymous)
+{
+    // As the Smart Pixel: an empty value is no opt-in.
+    CHECK_EQUAL(Identity::Kind::Anonymous,
+                resolve_with(kKnown111 + "; consent_id=", "consent_id", mapptrack::AnonymousCookieMode::OptIn).kind);
+}
+
+TEST(AnonymousCookie, OptInCookieNameIsMatchedExactly)
+{
+    using mapptrack::AnonymousCookieMode;
+    CHECK_EQUAL(Identity::Kind::Anonymous,
+                resolve_with(kKnown111 + "; Consent_ID=1; consent_id2=1", "consent_id", AnonymousCookieMode::OptIn).kind);
+}
+
+TEST(AnonymousCookie, TrackingOptOutStillWinsInOptInMode)
+{
+    CHECK_EQUAL(Identity::Kind::OptedOut,
+                resolve_with(kKnown111 + "; consent_id=1; webtrekkOptOut=1", "consent_id",
+                             mapptrack::AnonymousCookieMode::OptIn)
+                    .kind);
+}
+
+TEST(AnonymousCookie, ModeWordsAreParsed)
+{
+    using mapptrack::AnonymousCookieMode;
+    using mapptrack::parse_anonymous_cookie_mode;
+    CHECK(parse_anonymous_cookie_mode("optout") == AnonymousCookieMode::OptOut);
+    CHECK(parse_anonymous_cookie_mode("OptIn") == AnonymousCookieMode::OptIn);
+    CHECK_FALSE(parse_anonymous_cookie_mode("").has_value());
+    CHECK_FALSE(parse_anonymous_cookie_mode("opt-in").has_value());
+    CHECK_FALSE(parse_anonymous_cookie_mode("optinx").has_value());
+}
+
 TEST_GROUP(SetCookie){};
 
 TEST(SetCookie, HostOnlyCookieOverHttp)

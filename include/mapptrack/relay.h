@@ -28,10 +28,11 @@ struct RelayRoute {
     std::string ids;         // "111,222": the track IDs to relay to
     std::string rest;        // "wt", "wtx3k9", "batch", "cc", "optout…"
     bool server_form = false;  // Smart Pixel sendViaServer: `{location}?p=…`
+    std::string base;        // the relay base the request was routed under (no trailing '/')
 };
 
 // Decides from the raw (not decoded) path and query, relative to the
-// relay's `location` (its <Location> path). Relayed are exactly
+// relay's base `location` (the path of the <Location> that set the handler). Relayed are exactly
 // `{location}/{ids}/{rest}` with every ID configured, and `{location}?p=…`
 // (then the configured IDs are used). Refused: encoded characters, `..`,
 // `@`, `\`, `#`, control characters in the path (400); an over-long request
@@ -39,6 +40,26 @@ struct RelayRoute {
 RelayRoute route_relay_request(std::string_view raw_path, std::string_view raw_query,
                                const std::vector<std::string>& configured_ids,
                                std::string_view location);
+
+// The same for a relay that several sections set up for this path (say
+// <Location /analytics> and <Location /analytics/v2>): each base is tried in
+// turn, innermost first, and the first that relays wins; otherwise the refusal
+// for the first base. No base at all: 404.
+RelayRoute route_relay_request(std::string_view raw_path, std::string_view raw_query,
+                               const std::vector<std::string>& configured_ids,
+                               const std::vector<std::string>& bases);
+
+// httpd's rule for whether a plain (not wildcard, not regex) `<Location
+// location>` applies to `uri`: a prefix that ends at a '/' of the URI, unless
+// the location itself ends with '/'. Case-sensitive, like httpd.
+bool location_applies(std::string_view location, std::string_view uri);
+
+// The relay base a `<LocationMatch>` gives: the part [begin, end) of `uri`
+// its regular expression matched, provided it starts the path and ends at a
+// segment boundary (the URI's end, before a '/', or with a '/'); the trailing
+// '/' is dropped. nullopt: the match cannot be a base (`/wt$`, `^/analytics`
+// within `/analyticsX/…`).
+std::optional<std::string> relay_base_from_match(std::string_view uri, std::size_t begin, std::size_t end);
 
 // A relayed batch body split into hit lines ('\n' or "\r\n" separated, empty
 // lines ignored), each checked with parse_hit_line. `status` 413 when the body

@@ -124,6 +124,7 @@ RelayRoute route_relay_request(std::string_view path, std::string_view query,
             RelayRoute route;
             route.ids = std::string(ids);
             route.rest = std::string(rest);
+            route.base = std::string(location);
             return route;
         }
     }
@@ -132,9 +133,39 @@ RelayRoute route_relay_request(std::string_view path, std::string_view query,
         route.server_form = true;
         for (const std::string& id : configured) route.ids += (route.ids.empty() ? "" : ",") + id;
         route.rest = "wt";
+        route.base = std::string(location);
         return route;
     }
     return refuse(404, "not a Mapp tracking request");
+}
+
+RelayRoute route_relay_request(std::string_view path, std::string_view query,
+                               const std::vector<std::string>& configured, const std::vector<std::string>& bases) {
+    if (bases.empty()) return refuse(404, "not a relay location");
+    RelayRoute first;
+    for (std::size_t i = 0; i < bases.size(); ++i) {
+        RelayRoute route = route_relay_request(path, query, configured, std::string_view(bases[i]));
+        if (route.status == 0) return route;
+        // 400 and 414 judge the request itself, whatever the base: no other base can relay it.
+        if (route.status != 404) return route;
+        if (i == 0) first = std::move(route);
+    }
+    return first;
+}
+
+bool location_applies(std::string_view location, std::string_view uri) {
+    if (uri.substr(0, location.size()) != location) return false;
+    return location.empty() || location.back() == '/' || uri.size() == location.size() ||
+           uri[location.size()] == '/';
+}
+
+std::optional<std::string> relay_base_from_match(std::string_view uri, std::size_t begin, std::size_t end) {
+    if (begin != 0 || end > uri.size() || uri.empty() || uri.front() != '/') return std::nullopt;
+    const bool boundary = end == uri.size() || uri[end] == '/' || (end > 0 && uri[end - 1] == '/');
+    if (!boundary) return std::nullopt;
+    std::string_view base = uri.substr(0, end);
+    while (!base.empty() && base.back() == '/') base.remove_suffix(1);
+    return std::string(base);
 }
 
 RelayBody split_relay_body(std::string_view body, const RelayLimits& limits) {

@@ -28,7 +28,11 @@
 #include <http_log.h>
 #include <http_protocol.h>
 #include <http_request.h>
+#include <apr_fnmatch.h>
 #include <apr_strings.h>
+#include <ap_expr.h>
+#include <ap_regex.h>
+#include <httpd.h>
 
 APLOG_USE_MODULE(mapptrack);
 
@@ -76,12 +80,84 @@ int refuse(request_rec* r, int status, const std::string& reason) {
 }
 
 int answer_gif(request_rec* r, const char* outcome) {
-    apr_table_setn(r->subprocess_env, "MAPPTRACK", outcome);
+    if (outcome) apr_table_setn(r->subprocess_env, "MAPPTRACK", outcome);
     r->status = HTTP_OK;
     ap_set_content_type(r, "image/gif");
     const std::string_view gif = transparent_gif();
     ap_rwrite(gif.data(), static_cast<int>(gif.size()), r);
     return OK;
+}
+
+// What the relay answers: GET (and so HEAD) and POST. TRACE is answered by
+// httpd's core before any handler runs, unless TraceEnable is off.
+const char* allowed_methods(request_rec* r) {
+    const auto* sconf = static_cast<const core_server_config*>(ap_get_core_module_config(r->server->module_config));
+    return sconf && sconf->trace_enable != AP_TRACE_DISABLE ? "GET, HEAD, POST, TRACE" : "GET, HEAD, POST";
+}
+
+// Whether this section, or an <If>/<ElseIf>/<Else> nested in it, says
+// `SetHandler mapptrack-proxy`. The nested conditions are not evaluated:
+// r->handler already says the relay handles this request.
+bool sets_relay_handler(request_rec* r, const core_dir_config* section, int depth = 0) {
+    const char* value = section->handler;
+    if (section->expr_handler) {
+        const char* err = nullptr;
+        value = ap_expr_str_exec(r, section->expr_handler, &err);
+        if (err) value = nullptr;
+    }
+    if (value && !ap_cstr_casecmp(value, kHandler)) return true;
+    if (!section->sec_if || depth > 8) return false;
+    auto* const* nested = reinterpret_cast<ap_conf_vector_t* const*>(section->sec_if->elts);
+    for (int i = 0; i < section->sec_if->nelts; ++i) {
+        const auto* inner = static_cast<const core_dir_config*>(ap_get_core_module_config(nested[i]));
+        if (inner && sets_relay_handler(r, inner, depth + 1)) return true;
+    }
+    return false;
+}
+
+// The relay's bases for this request: the path of each <Location> and the
+// match of each <LocationMatch> that applies to r->uri and sets the handler,
+// the last merged (innermost) first. Taken from the vhost's list of URL
+// sections, the one httpd's location walk matches, and not from the merged
+// per-directory config, whose record of the section is whichever was merged
+// last (a later <Location />, an <If>).
+std::vector<std::string> relay_bases(request_rec* r, bool& wildcard) {
+    std::vector<std::string> bases;
+    const auto* sconf = static_cast<const core_server_config*>(ap_get_core_module_config(r->server->module_config));
+    if (!sconf || !sconf->sec_url || !r->uri) return bases;
+    // The location walk compares plain <Location>s with merged slashes, whatever MergeSlashes says.
+    const char* merged_uri = r->uri;
+    if (sconf->merge_slashes == AP_CORE_CONFIG_OFF) {
+        char* copy = apr_pstrdup(r->pool, r->uri);
+        ap_no2slash(copy);
+        merged_uri = copy;
+    }
+    auto* const* sections = reinterpret_cast<ap_conf_vector_t* const*>(sconf->sec_url->elts);
+    for (int i = sconf->sec_url->nelts - 1; i >= 0; --i) {
+        const auto* section = static_cast<const core_dir_config*>(ap_get_core_module_config(sections[i]));
+        if (!section || !section->d) continue;
+        std::optional<std::string> base;
+        if (section->r) {
+            ap_regmatch_t match[1];
+            if (ap_regexec(section->r, r->uri, 1, match, 0) != 0) continue;
+            if (match[0].rm_so < 0 || match[0].rm_eo < match[0].rm_so) continue;
+            if (!sets_relay_handler(r, section)) continue;
+            base = relay_base_from_match(r->uri, static_cast<std::size_t>(match[0].rm_so),
+                                         static_cast<std::size_t>(match[0].rm_eo));
+        } else if (section->d_is_fnmatch) {
+            // A wildcard must match the whole path, so it marks no base for `{ids}/{rest}`.
+            if (apr_fnmatch(section->d, merged_uri, APR_FNM_PATHNAME) == APR_SUCCESS &&
+                sets_relay_handler(r, section)) {
+                wildcard = true;
+            }
+            continue;
+        } else {
+            if (!location_applies(section->d, merged_uri) || !sets_relay_handler(r, section)) continue;
+            base = section->d;
+        }
+        if (base) bases.push_back(std::move(*base));
+    }
+    return bases;
 }
 
 // Reads a POST body of at most `limit` bytes; returns 0 or an HTTP status.
@@ -111,8 +187,10 @@ struct RelayedHits {
 // a body sent to `wt…` or `batch`), each as a validated line rewritten for
 // this client and sent to the configured endpoint: never client text in a URL.
 // All go to the one hit endpoint, `wt`, whatever random name the pixel used.
+// `maybe_received`: the live attempt failed after it was sent, so the track
+// server may have the hits already and the queued copy is their last.
 int fall_back(request_rec* r, const DirConfig* conf, const RelayRoute& route, const RelayedHits& hits,
-              const CookieList& cookies, const ClientFacts& client) {
+              const CookieList& cookies, const ClientFacts& client, bool maybe_received = false) {
     std::vector<std::string> lines;
     const bool queueable = hits.hit_rest || route.rest == "batch";
     if (queueable) {
@@ -140,6 +218,7 @@ int fall_back(request_rec* r, const DirConfig* conf, const RelayRoute& route, co
         delivery.options = options;
         delivery.queued_ms = now_ms();
         delivery.visitor = visitor;
+        delivery.maybe_received = maybe_received ? 1 : 0;
         if (d && d->enqueue(std::move(delivery)) == DeliveryQueue::PushResult::Queued) outcome = "queued";
     }
     return answer_gif(r, outcome);
@@ -194,9 +273,10 @@ int relay(request_rec* r) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (r->method_number != M_GET && r->method_number != M_POST) {
-        // The Allow header of the 405 is made from allowed_methods (r->allowed is not read).
-        ap_allow_methods(r, REPLACE_ALLOW, "GET", "POST", nullptr);
-        return HTTP_METHOD_NOT_ALLOWED;
+        // Answered here rather than by httpd's error page, whose Allow header
+        // comes from a method hash (any order); M_GET covers HEAD.
+        apr_table_setn(r->err_headers_out, "Allow", allowed_methods(r));
+        return refuse(r, HTTP_METHOD_NOT_ALLOWED, std::string("the relay accepts only ") + allowed_methods(r));
     }
     // Routed on the request target exactly as the client sent it: httpd has
     // already normalised r->parsed_uri.path (`.`/`..` segments removed,
@@ -206,25 +286,28 @@ int relay(request_rec* r) {
     const std::size_t question = target.find('?');
     const std::string raw_path(target.substr(0, question));
     const std::string raw_query(question == std::string_view::npos ? std::string_view() : target.substr(question + 1));
-    // Routed relative to the <Location> that set the handler: core's record of
-    // the innermost section with core directives (SetHandler is one).
-    const auto* core = static_cast<const core_dir_config*>(ap_get_core_module_config(r->per_dir_config));
-    const char* section = core && core->d && !core->r ? core->d : nullptr;
-    std::string_view location = section ? section : "";
-    while (!location.empty() && location.back() == '/') location.remove_suffix(1);
-    if (location.empty() || location.front() != '/' ||
-        std::strncmp(r->uri, location.data(), location.size()) != 0) {
+    bool wildcard = false;
+    const std::vector<std::string> bases = relay_bases(r, wildcard);
+    if (bases.empty()) {
         if (g_location_log.allow(now_ms())) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                          "MT0304: SetHandler %s must be set in a <Location /path> that the relayed "
-                          "URLs start with (here: %s); %s is not relayed",
-                          kHandler, section ? section : "no plain <Location>", r->uri);
+                          "MT0304: SetHandler %s for %s is not set in a <Location> or <LocationMatch> "
+                          "that applies to it%s; set it there (not in <Directory>, <Files>, .htaccess "
+                          "or a server-level <If>), and let a <LocationMatch> match the relay's base "
+                          "from the path's start. The request gets 404",
+                          kHandler, r->uri, wildcard ? " (a wildcard <Location> cannot be a relay base)" : "");
         }
         return refuse(r, HTTP_NOT_FOUND, "not a relay location");
     }
     const std::vector<std::string> configured_ids = split_ids(conf->track_ids);
-    const RelayRoute route = route_relay_request(raw_path, raw_query, configured_ids, location);
+    const RelayRoute route = route_relay_request(raw_path, raw_query, configured_ids, bases);
     if (route.status) return refuse(r, route.status, route.reason);
+    // HEAD is what link checkers and uptime monitors send: the GIF's headers,
+    // and nothing goes to the track server (it would count as a page view).
+    if (r->header_only) {
+        ap_discard_request_body(r);
+        return answer_gif(r, nullptr);
+    }
 
     // Privacy first, exactly as for page hits: an opted-out visitor's request
     // goes nowhere, whatever it carries.
@@ -340,7 +423,7 @@ int relay(request_rec* r) {
                           "MT0105: relay to %s/%s failed (%s); answering with the GIF and queueing the hit",
                           conf->domain, route.ids.c_str(), describe_outcome(response).c_str());
         }
-        return fall_back(r, conf, route, hits, cookies, client);
+        return fall_back(r, conf, route, hits, cookies, client, response.maybe_received);
     }
     pass_back(r, conf, response);
     return OK;
@@ -355,8 +438,26 @@ int relay_handler(request_rec* r) {
                    });
 }
 
+// The relay serves no file: when its URL maps to a directory (an Alias, a
+// directory of that name), mod_dir's fixup, which runs after this one, would
+// redirect `{location}?p=…` to `{location}/?p=…` (a POST lost on the way) or
+// serve a DirectoryIndex instead of relaying.
+int relay_fixups(request_rec* r) {
+    return guarded(
+        [&] {
+            if (r->handler && !std::strcmp(r->handler, kHandler) && r->finfo.filetype == APR_DIR) {
+                r->finfo.filetype = APR_NOFILE;
+            }
+            return DECLINED;
+        },
+        [](const char*) { return DECLINED; });
+}
+
 }  // namespace
 
-void register_relay_hooks() { ap_hook_handler(relay_handler, nullptr, nullptr, APR_HOOK_MIDDLE); }
+void register_relay_hooks() {
+    ap_hook_fixups(relay_fixups, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_handler(relay_handler, nullptr, nullptr, APR_HOOK_MIDDLE);
+}
 
 }  // namespace mapptrack::httpd

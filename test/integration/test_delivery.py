@@ -523,7 +523,7 @@ def test_spool_record_of_an_earlier_version_is_still_replayed(httpd, track_serve
 
 def test_queue_overflow_with_full_spool_drops_counted_memory_bounded(httpd, track_server):
     queue, spool_max = 50, 64 * 1024
-    allow(httpd, "MT0101", "MT0102", "MT0202", "MT0204", required=("MT0204",))
+    allow(httpd, "MT0101", "MT0102", "MT0202", "MT0204", "MT0209", required=("MT0204",))
     httpd.start(tracking(batch=10, delay=100)
                 + f"MappTrackQueueSize {queue}\nMappTrackSpoolMaxSize 64K\nMappTrackRetries 1\n")
     spool = os.path.join(httpd.root, "run", "mapptrack")

@@ -77,6 +77,86 @@ TEST(RelayRoute, OverlongRequestIs414)
     LONGS_EQUAL(414, route("/analytics/111/wt", query.c_str()).status);
 }
 
+TEST_GROUP(RelayBase){};
+
+namespace {
+RelayRoute route_bases(const char* path, const char* query, const std::vector<std::string>& bases) {
+    return route_relay_request(path, query, kIds, bases);
+}
+}  // namespace
+
+TEST(RelayBase, LocationAppliesLikeHttpdPrefixRule)
+{
+    CHECK_TRUE(location_applies("/analytics", "/analytics"));
+    CHECK_TRUE(location_applies("/analytics", "/analytics/111/wt"));
+    CHECK_TRUE(location_applies("/analytics/", "/analytics/111/wt"));
+    CHECK_TRUE(location_applies("/", "/analytics/111/wt"));
+    CHECK_FALSE(location_applies("/analytics", "/analyticsX/111/wt"));
+    CHECK_FALSE(location_applies("/analytics", "/analytics;x=1/111/wt"));
+    CHECK_FALSE(location_applies("/analytics/", "/analytics"));
+    CHECK_FALSE(location_applies("/Analytics", "/analytics/111/wt"));
+    CHECK_FALSE(location_applies("/analytics", "/other/111/wt"));
+}
+
+TEST(RelayBase, LocationMatchBaseIsTheMatchFromThePathStartAtASegmentBoundary)
+{
+    const std::string uri = "/stats/111/wt";
+    STRCMP_EQUAL("/stats", relay_base_from_match(uri, 0, 6).value_or("?").c_str());
+    STRCMP_EQUAL("/stats", relay_base_from_match(uri, 0, 7).value_or("?").c_str());  // "^/stats/"
+    STRCMP_EQUAL("", relay_base_from_match(uri, 0, 0).value_or("?").c_str());        // "^"
+    STRCMP_EQUAL("/stats/111/wt", relay_base_from_match(uri, 0, uri.size()).value_or("?").c_str());
+    CHECK_FALSE(relay_base_from_match(uri, 0, 4));                  // "^/sta": inside a segment
+    CHECK_FALSE(relay_base_from_match(uri, 10, 13));                // "/wt$": not from the start
+    CHECK_FALSE(relay_base_from_match("/statsX/111/wt", 0, 6));     // "^/stats" within "/statsX"
+    CHECK_FALSE(relay_base_from_match(uri, 0, uri.size() + 1));
+    CHECK_FALSE(relay_base_from_match("", 0, 0));
+}
+
+TEST(RelayBase, TheBaseNeverWidensWhatIsRelayed)
+{
+    const std::vector<std::string> bases = {"/analytics"};
+    LONGS_EQUAL(0, route_bases("/analytics/111/wt", "p=1", bases).status);
+    STRCMP_EQUAL("/analytics", route_bases("/analytics/111/wt", "p=1", bases).base.c_str());
+    LONGS_EQUAL(404, route_bases("/other/111/wt", "p=1", bases).status);
+    LONGS_EQUAL(404, route_bases("/analytics/x/111/wt", "p=1", bases).status);
+    LONGS_EQUAL(404, route_bases("/analytics//111/wt", "p=1", bases).status);
+    LONGS_EQUAL(404, route_bases("//analytics/111/wt", "p=1", bases).status);
+    LONGS_EQUAL(404, route_bases("/analytics/111;x/wt", "p=1", bases).status);
+    LONGS_EQUAL(404, route_bases("/analytics/111/wt;x", "p=1", bases).status);
+    LONGS_EQUAL(404, route_bases("/analytics;x/111/wt", "p=1", bases).status);
+    LONGS_EQUAL(400, route_bases("/analytics/x/../111/wt", "p=1", bases).status);
+    LONGS_EQUAL(400, route_bases("/analytics/111%2fwt", "p=1", bases).status);
+    LONGS_EQUAL(404, route_bases("/analytics/999/wt", "p=1", bases).status);
+    LONGS_EQUAL(404, route_bases("/analytics/111/wt", "p=1", {}).status);
+}
+
+TEST(RelayBase, EachBaseIsTriedInnermostFirst)
+{
+    const std::vector<std::string> bases = {"/analytics/v2", "/analytics"};
+    RelayRoute r = route_bases("/analytics/v2/111/wt", "p=1", bases);
+    LONGS_EQUAL(0, r.status);
+    STRCMP_EQUAL("/analytics/v2", r.base.c_str());
+    r = route_bases("/analytics/111/wt", "p=1", bases);
+    LONGS_EQUAL(0, r.status);
+    STRCMP_EQUAL("/analytics", r.base.c_str());
+    r = route_bases("/analytics/v2", "p=1", bases);
+    LONGS_EQUAL(0, r.status);
+    CHECK_TRUE(r.server_form);
+    STRCMP_EQUAL("/analytics/v2", r.base.c_str());
+    // the refusal of the innermost base, when none relays
+    r = route_bases("/analytics/v2/999/wt", "p=1", bases);
+    LONGS_EQUAL(404, r.status);
+    STRCMP_CONTAINS("999", r.reason.c_str());
+}
+
+TEST(RelayBase, RootLocationRelaysDirectlyUnderTheSiteRoot)
+{
+    const std::vector<std::string> bases = {"/"};
+    LONGS_EQUAL(0, route_bases("/111/wt", "p=1", bases).status);
+    CHECK_TRUE(route_bases("/", "p=1", bases).server_form);
+    LONGS_EQUAL(404, route_bases("/index.html", "p=1", bases).status);
+}
+
 TEST_GROUP(RelayAnswer){};
 
 TEST(RelayAnswer, FallbackGifIsThe43ByteTransparentGif)

@@ -28,6 +28,12 @@ namespace {
 
 ap_filter_rec_t* g_identity_filter = nullptr;
 
+// MappTrackClientHints On: the high-entropy hints the libraries pass on
+// (their X-WT-SEC-CH-UA-FULL-VERSION-LIST, -MODEL, -PLATFORM-VERSION); the
+// low-entropy ones (Sec-CH-UA, -Mobile, -Platform) come without asking.
+constexpr const char* kAcceptClientHints =
+    "Sec-CH-UA-Full-Version-List, Sec-CH-UA-Model, Sec-CH-UA-Platform-Version";
+
 bool configured(const DirConfig* conf) { return conf->track_ids && conf->domain; }
 
 void insert_filter(request_rec* r) {
@@ -56,8 +62,16 @@ void on_first_brigade(request_rec* r) {
     note->content_type = r->content_type ? apr_pstrdup(r->pool, r->content_type) : nullptr;
     note->ever_id = "";
     set_request_note(r, note);
-    note->page = is_tracked_response(r, conf);
+    // A prefetch is no page view (yet): no cookie either, as the visitor may
+    // never see the page (a prerender the visitor activates keeps the
+    // response, so a cookie set here would be a visitor who was not there).
+    note->page = is_tracked_response(r, conf) && !is_prefetch_request(first_request(r));
     if (!note->page) return;
+    if (client_hints(conf)) {
+        // headers_out: a successful page's header (an error page is no page);
+        // merged, so the site's own Accept-CH tokens stay.
+        apr_table_mergen(r->headers_out, "Accept-CH", kAcceptClientHints);
+    }
     const std::string header = cookie_header(r);
     const CookieList cookies = parse_cookie_header(header);
     const std::vector<std::string> ids = split_ids(conf->track_ids);
@@ -67,11 +81,8 @@ void on_first_brigade(request_rec* r) {
     note->ever_id = apr_pstrdup(r->pool, identity.ever_id.c_str());
     if (identity.kind == Identity::Kind::Unknown && set_cookie(conf)) {
         if (const auto id = generate_ever_id(apr_time_sec(apr_time_now()))) {
-            IdentityRules rules;
-            rules.track_ids = &ids;
-            rules.cookie_name = conf->cookie_name ? conf->cookie_name : "";
             EverIdCookie cookie;
-            cookie.name = ever_id_cookie_name(rules);
+            cookie.name = ever_id_cookie_name(identity_rules(conf, &ids));
             cookie.value = *id;
             cookie.max_age = cookie_max_age(conf);
             cookie.domain = conf->cookie_domain ? conf->cookie_domain : "";
@@ -148,6 +159,10 @@ void track(request_rec* orig) {
         // The built-in rule: the identity filter saw the response before it
         // left, and its decision stands (httpd clears a 304's content type afterwards).
         set_outcome(orig, last, "skipped:not-page", nullptr);
+        return;
+    }
+    if (is_prefetch_request(orig)) {
+        set_outcome(orig, last, "skipped:prefetch", nullptr);
         return;
     }
     const std::string header = cookie_header(orig);

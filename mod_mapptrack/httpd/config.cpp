@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "mapptrack/campaign.h"
 #include "mapptrack/hit.h"
 #include "mapptrack/spool.h"
 #include "mapptrack/target.h"
@@ -225,6 +226,102 @@ const char* set_consent_cookie(cmd_parms* cmd, void* c, const char* name, const 
     return nullptr;
 }
 
+// --- issue 9: page names, referrers, campaigns, client hints ----------------
+
+// A query parameter name as it stands in the page URL (query_param compares
+// names raw, escapes and case included).
+bool is_query_param_name(const char* s) {
+    if (!*s || std::strlen(s) > 64) return false;
+    for (; *s; ++s) {
+        const unsigned char ch = static_cast<unsigned char>(*s);
+        if (ch <= 0x20 || ch >= 0x7F || std::strchr("&=#?", ch)) return false;
+    }
+    return true;
+}
+
+bool is_none(const char* arg) { return !strcasecmp(arg, "none"); }
+
+// One word of a `name…|none` list directive. An empty array is `none`; the
+// scope's own array (create_dir_config gives each scope a fresh one), so
+// mixing `none` with names is caught within one scope only, which is where
+// it would be a contradiction.
+const char* add_list_word(cmd_parms* cmd, apr_array_header_t** list, const char* arg, bool sorted,
+                          const char* what) {
+    if (is_none(arg)) {
+        if (*list && (*list)->nelts > 0)
+            return fail(cmd, apr_psprintf(cmd->pool, "'none' cannot be combined with %ss", what));
+        *list = apr_array_make(cmd->pool, 1, sizeof(const char*));
+        return nullptr;
+    }
+    if (*list && (*list)->nelts == 0)
+        return fail(cmd, apr_psprintf(cmd->pool, "'%s' cannot be combined with 'none'", arg));
+    if (!*list) *list = apr_array_make(cmd->pool, 4, sizeof(const char*));
+    apr_array_header_t* a = *list;
+    int at = a->nelts;
+    for (int i = 0; i < a->nelts; ++i) {
+        const int cmp = std::strcmp(arg, APR_ARRAY_IDX(a, i, const char*));
+        if (cmp == 0) return nullptr;  // given twice: once is enough
+        if (sorted && cmp < 0) {
+            at = i;
+            break;
+        }
+    }
+    APR_ARRAY_PUSH(a, const char*) = nullptr;
+    for (int j = a->nelts - 1; j > at; --j) APR_ARRAY_IDX(a, j, const char*) = APR_ARRAY_IDX(a, j - 1, const char*);
+    APR_ARRAY_IDX(a, at, const char*) = apr_pstrdup(cmd->pool, arg);
+    return nullptr;
+}
+
+const char* query_param_error(cmd_parms* cmd, const char* arg) {
+    return fail(cmd, apr_psprintf(cmd->pool,
+                                  "'%s' is not a query parameter name (up to 64 visible ASCII "
+                                  "characters, no & = # ?), or none",
+                                  arg));
+}
+
+// Sorted by name: the page name then depends neither on the order of the
+// URL's parameters nor on the order they are configured in (issue 9).
+const char* add_content_id_param(cmd_parms* cmd, void* c, const char* arg) {
+    if (!is_none(arg) && !is_query_param_name(arg)) return query_param_error(cmd, arg);
+    return add_list_word(cmd, &dir(c)->content_id_params, arg, true, "parameter name");
+}
+
+const char* add_campaign_param(cmd_parms* cmd, void* c, const char* arg) {
+    if (!is_none(arg) && !is_query_param_name(arg)) return query_param_error(cmd, arg);
+    // The order given is the order of the media codes in `mc`.
+    return add_list_word(cmd, &dir(c)->campaign_params, arg, false, "parameter name");
+}
+
+const char* add_own_domain(cmd_parms* cmd, void* c, const char* arg) {
+    if (!is_none(arg) && !is_valid_host_pattern(arg)) {
+        return fail(cmd, apr_psprintf(cmd->pool,
+                                      "'%s' is not a host pattern (host, *.domain or *, optionally "
+                                      ":port or :*), or none",
+                                      arg));
+    }
+    return add_list_word(cmd, &dir(c)->own_domains, arg, false, "host pattern");
+}
+
+const char* set_client_hints(cmd_parms*, void* c, int on) {
+    dir(c)->client_hints = on ? 1 : 0;
+    return nullptr;
+}
+
+const char* set_anonymous_cookie(cmd_parms* cmd, void* c, const char* name, const char* mode) {
+    if (!is_token(name)) {
+        return fail(cmd, apr_psprintf(cmd->pool, "'%s' is not a valid cookie name (an RFC 6265 token)", name));
+    }
+    AnonymousCookieMode m = AnonymousCookieMode::OptOut;
+    if (mode) {
+        const auto parsed = parse_anonymous_cookie_mode(mode);
+        if (!parsed) return fail(cmd, apr_psprintf(cmd->pool, "'%s' is not a mode: use optout or optin", mode));
+        m = *parsed;
+    }
+    dir(c)->anonymous_cookie = name;
+    dir(c)->anonymous_mode = int(m);
+    return nullptr;
+}
+
 // --- per-server directives ---------------------------------------------------
 
 const char* global_only(cmd_parms* cmd) {
@@ -376,6 +473,18 @@ const command_rec directives[] = {
     MT_TAKE1("MappTrackMode", set_mode, OR_FILEINFO, "async|sync"),
     MT_TAKE1("MappTrackPixelVersion", set_pixel_version, OR_FILEINFO, "the version field of p (default 300)"),
     MT_TAKE1("MappTrackContentId", set_content_id, OR_FILEINFO, "expression: the page's content ID"),
+    MT_ITERATE("MappTrackContentIdParams", add_content_id_param, OR_FILEINFO,
+               "name...|none: query parameters added to the default page name"),
+    MT_ITERATE("MappTrackOwnDomain", add_own_domain, OR_FILEINFO,
+               "host-pattern...|none: referrers from these hosts are sent as 1"),
+    MT_ITERATE("MappTrackCampaignParams", add_campaign_param, OR_FILEINFO,
+               "name...|none: query parameters holding a campaign media code (default wt_mc mc)"),
+    // Not in .htaccess: Accept-CH is remembered by the browser for the whole
+    // origin, so it is the site's decision, not one directory's (design §3).
+    MT_FLAG("MappTrackClientHints", set_client_hints, RSRC_CONF | ACCESS_CONF,
+            "On|Off: ask browsers for high-entropy client hints (Accept-CH)"),
+    MT_TAKE12("MappTrackAnonymousCookie", set_anonymous_cookie, OR_FILEINFO,
+              "NAME [optout|optin]: the cookie that makes a visitor anonymous (default miCookieOptOut optout)"),
     MT_TAKE2("MappTrackParam", add_param, OR_FILEINFO, "NAME expression: a parameter sent with each hit"),
     MT_TAKE1("MappTrackCondition", set_condition, OR_FILEINFO, "expression: which responses are tracked"),
     MT_TAKE1("MappTrackCustomEverId", set_custom_ever_id, OR_FILEINFO, "expression: the custom ever-ID (ceid)"),
@@ -419,8 +528,9 @@ void* merge_dir_config(apr_pool_t* p, void* base_v, void* add_v) {
 #define MAPPTRACK_MERGE(type, name, unset) c->name = pick<type>(add->name, base->name, unset);
     MAPPTRACK_DIR_FIELDS(MAPPTRACK_MERGE)
 #undef MAPPTRACK_MERGE
-    // The regex belongs to the consent cookie named with it.
+    // The regex belongs to the consent cookie named with it, the mode to its cookie.
     if (add->consent_cookie) c->consent_value = add->consent_value;
+    if (add->anonymous_cookie) c->anonymous_mode = add->anonymous_mode;
     // Parameters: the parent's, with same-named ones replaced.
     if (!add->params || !base->params) {
         c->params = add->params ? add->params : base->params;
@@ -460,6 +570,40 @@ void* merge_server_config(apr_pool_t* p, void* base_v, void* add_v) {
 #undef MAPPTRACK_MERGE
     c->allow_domains = add->allow_domains ? add->allow_domains : base->allow_domains;
     return c;
+}
+
+namespace {
+
+std::vector<std::string> strings(const apr_array_header_t* a) {
+    std::vector<std::string> out;
+    for (int i = 0; a && i < a->nelts; ++i) out.emplace_back(APR_ARRAY_IDX(a, i, const char*));
+    return out;
+}
+
+}  // namespace
+
+std::vector<std::string> content_id_params(const DirConfig* c) { return strings(c->content_id_params); }
+
+OwnDomainRules own_domain_rules(const DirConfig* c) {
+    OwnDomainRules rules;
+    rules.none = c->own_domains && c->own_domains->nelts == 0;
+    rules.patterns = strings(c->own_domains);
+    return rules;
+}
+
+std::vector<std::string> campaign_params(const DirConfig* c) {
+    return c->campaign_params ? strings(c->campaign_params) : default_campaign_params();
+}
+
+IdentityRules identity_rules(const DirConfig* c, const std::vector<std::string>* track_ids) {
+    IdentityRules rules;
+    rules.track_ids = track_ids;
+    rules.cookie_name = c->cookie_name ? c->cookie_name : "";
+    if (c->anonymous_cookie) {
+        rules.anonymous_cookie = c->anonymous_cookie;
+        rules.anonymous_mode = AnonymousCookieMode(c->anonymous_mode);
+    }
+    return rules;
 }
 
 const char* spool_dir(apr_pool_t* p, const ServerConfig* c) {

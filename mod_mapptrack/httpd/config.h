@@ -2,6 +2,12 @@
 // with their create/merge functions, and getters that apply the defaults.
 #pragma once
 
+#include <string>
+#include <vector>
+
+#include "mapptrack/identity.h"
+#include "mapptrack/referrer.h"
+
 #include <httpd.h>
 #include <http_config.h>
 #include <ap_expr.h>
@@ -36,8 +42,17 @@ struct Param {
     X(int, anonymize_ip, kUnset)                    \
     X(int, do_not_track, kUnset)                    \
     X(const char*, consent_cookie, nullptr)         \
-    X(ap_regex_t*, consent_value, nullptr)
+    X(ap_regex_t*, consent_value, nullptr)          \
+    X(apr_array_header_t*, content_id_params, nullptr) \
+    X(apr_array_header_t*, own_domains, nullptr)    \
+    X(apr_array_header_t*, campaign_params, nullptr) \
+    X(int, client_hints, kUnset)                    \
+    X(const char*, anonymous_cookie, nullptr)       \
+    X(int, anonymous_mode, kUnset)
 
+// The arrays of const char* (content_id_params sorted by name, duplicates
+// removed; own_domains empty for `MappTrackOwnDomain none`) are replaced as a
+// whole by an inner scope. An empty campaign_params array is `none`.
 struct DirConfig {
 #define MAPPTRACK_DECLARE(type, name, unset) type name;
     MAPPTRACK_DIR_FIELDS(MAPPTRACK_DECLARE)
@@ -87,6 +102,15 @@ inline bool anonymize_ip(const DirConfig* c) { return c->anonymize_ip == 1; }
 inline DoNotTrack do_not_track(const DirConfig* c) {
     return c->do_not_track == kUnset ? DoNotTrack::Off : DoNotTrack(c->do_not_track);
 }
+inline bool client_hints(const DirConfig* c) { return c->client_hints == 1; }
+
+// The list-valued settings as the core takes them (issue 9). Copies: called
+// once per tracked request, cheap beside the hit itself.
+std::vector<std::string> content_id_params(const DirConfig* c);
+OwnDomainRules own_domain_rules(const DirConfig* c);
+std::vector<std::string> campaign_params(const DirConfig* c);  // default wt_mc, mc
+// track_ids: kept by the caller (IdentityRules points at it).
+IdentityRules identity_rules(const DirConfig* c, const std::vector<std::string>* track_ids);
 
 inline unsigned timeout_ms(const ServerConfig* c) { return c->timeout_ms == kUnset ? 2000 : unsigned(c->timeout_ms); }
 inline unsigned batch_size(const ServerConfig* c) { return c->batch_size == kUnset ? 50 : unsigned(c->batch_size); }

@@ -3,9 +3,15 @@
 #include <string>
 #include <vector>
 
+#include "mapptrack/campaign.h"
+#include "mapptrack/client_hints.h"
 #include "mapptrack/ip.h"
+#include "mapptrack/language.h"
 #include "mapptrack/log.h"
+#include "mapptrack/page_name.h"
 #include "mapptrack/page_rule.h"
+#include "mapptrack/prefetch.h"
+#include "mapptrack/referrer.h"
 
 #include "request_hit.h"
 
@@ -48,6 +54,42 @@ std::string requested_url(request_rec* orig) {
     return ap_construct_url(orig->pool, target.c_str(), orig);
 }
 
+// host[:port] of a URL from requested_url (the port only when not the
+// scheme's default, as ap_construct_url writes it).
+std::string_view url_authority(std::string_view url) {
+    const std::size_t start = url.find("://");
+    if (start == std::string_view::npos) return {};
+    url.remove_prefix(start + 3);
+    return url.substr(0, url.find_first_of("/?#"));
+}
+
+// The host the visitor asked for, lower case, without the port: the Host
+// header as httpd read it (r->hostname), else the server's name.
+std::string request_host(request_rec* orig) {
+    std::string host = orig->hostname ? orig->hostname : ap_get_server_name(orig);
+    for (char& c : host) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+    return host;
+}
+
+// Every `Sec-CH-UA*` header; client_hint_params picks and names them.
+HeaderPairs client_hint_headers(const request_rec* orig) {
+    HeaderPairs out;
+    const apr_array_header_t* fields = apr_table_elts(orig->headers_in);
+    const auto* entries = reinterpret_cast<const apr_table_entry_t*>(fields->elts);
+    for (int i = 0; i < fields->nelts; ++i) {
+        const char* key = entries[i].key;
+        if (key && entries[i].val && !strncasecmp(key, "Sec-CH-UA", 9)) out.emplace_back(key, entries[i].val);
+    }
+    return out;
+}
+
+const char* header_or_empty(const request_rec* r, const char* name) {
+    const char* v = apr_table_get(r->headers_in, name);
+    return v ? v : "";
+}
+
 }  // namespace
 
 RequestNote* request_note(const request_rec* r) {
@@ -83,12 +125,14 @@ std::vector<std::string> split_ids(const char* ids) {
     return out;
 }
 
+bool is_prefetch_request(const request_rec* r) {
+    return is_prefetch(header_or_empty(r, "Sec-Purpose"), header_or_empty(r, "Purpose"),
+                       header_or_empty(r, "X-Moz"));
+}
+
 Identity identify(const request_rec* r, const DirConfig* conf, const CookieList& cookies,
                   const std::vector<std::string>& ids) {
-    IdentityRules rules;
-    rules.track_ids = &ids;
-    rules.cookie_name = conf->cookie_name ? conf->cookie_name : "";
-    Identity identity = resolve_identity(cookies, rules);
+    Identity identity = resolve_identity(cookies, identity_rules(conf, &ids));
     if (identity.kind == Identity::Kind::OptedOut || identity.kind == Identity::Kind::Anonymous) {
         return identity;
     }
@@ -172,15 +216,25 @@ bool condition_holds_after_response(request_rec* r, const DirConfig* conf, const
 Hit build_hit(request_rec* orig, request_rec* last, const DirConfig* conf, const RequestNote& who) {
     Hit hit;
     hit.pixel_version = pixel_version(conf);
-    hit.content_id = evaluate(last, conf->content_id, "MappTrackContentId");
     hit.time_ms = apr_time_as_msec(orig->request_time);
-    const char* referrer = apr_table_get(orig->headers_in, "Referer");
-    hit.referrer = referrer ? referrer : "";
-    const char* agent = apr_table_get(orig->headers_in, "User-Agent");
-    hit.user_agent = agent ? agent : "";
+    hit.referrer = referrer_field(header_or_empty(orig, "Referer"), request_host(orig), own_domain_rules(conf));
+    hit.user_agent = header_or_empty(orig, "User-Agent");
     hit.ip = orig->useragent_ip ? orig->useragent_ip : "";
     if (anonymize_ip(conf)) hit.ip = mapptrack::anonymize_ip(hit.ip);
     hit.url = requested_url(orig);
+    // The page as the visitor asked for it (orig): its raw path and query,
+    // not what an internal redirect or mod_rewrite made of them, so that a
+    // redirected page view has one name and one media code.
+    const std::string_view query = orig->parsed_uri.query ? orig->parsed_uri.query : "";
+    if (conf->content_id) {
+        hit.content_id = evaluate(last, conf->content_id, "MappTrackContentId");
+    } else {
+        hit.content_id = default_page_name(url_authority(hit.url), orig->parsed_uri.path ? orig->parsed_uri.path : "/",
+                                           query, content_id_params(conf));
+    }
+    hit.language = primary_language(header_or_empty(orig, "Accept-Language"));
+    hit.media_code = media_code(query, campaign_params(conf));
+    hit.client_hints = client_hint_params(client_hint_headers(orig));
     hit.anonymous = who.kind == Identity::Kind::Anonymous;
     if (!hit.anonymous) {
         hit.ever_id = who.ever_id ? who.ever_id : "";
@@ -215,7 +269,11 @@ Delivery make_delivery(const request_rec* last, const DirConfig* conf, const Hit
                        const CookieList& cookies, bool send_now) {
     Delivery delivery;
     delivery.endpoint = std::string(conf->domain) + "/" + conf->track_ids;
-    delivery.line = encode_hit_line(hit);
+    // What the line limit cost is not logged per request: a hit that needs
+    // it is built from a hostile or broken request, and one line each would
+    // let a visitor fill the error log.
+    HitLineStats stats;
+    delivery.line = encode_hit_line(hit, &stats);
     delivery.options = delivery_options(last->server);
     // Only a single GET sends the visitor's cookies; a batched hit keeps none.
     if (!hit.anonymous && (send_now || delivery.options.batch_size <= 1)) delivery.cookies = mapp_cookie_header(cookies);

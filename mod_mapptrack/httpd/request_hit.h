@@ -33,6 +33,9 @@ void set_request_note(request_rec* r, RequestNote* note);
 std::string cookie_header(const request_rec* r);
 std::vector<std::string> split_ids(const char* ids);
 
+// A prefetch or prerender (Sec-Purpose, Purpose, X-Moz): not a page view.
+bool is_prefetch_request(const request_rec* r);
+
 // Opt-out cookies, consent and DNT/GPC (design §6) on top of the cookie forms.
 Identity identify(const request_rec* r, const DirConfig* conf, const CookieList& cookies,
                   const std::vector<std::string>& ids);

@@ -145,7 +145,8 @@ def text(f, s, max_len):
 
 
 def hit_seed(ua, url, referrer="", content_id="", ip="203.0.113.9", ever_id="2170000000000000001",
-             params=(), anonymous=False, new_visitor=False, ceid=""):
+             params=(), anonymous=False, new_visitor=False, ceid="", language="", media_code="", hints=(),
+             hints_raw=False):
     f = Fdp()
     f.boolean(True)  # pixel version 300
     f.boolean(True).integral(1732838400123, 0, 4102444800000)
@@ -165,6 +166,17 @@ def hit_seed(ua, url, referrer="", content_id="", ip="203.0.113.9", ever_id="217
     text(f, content_id, 600)
     text(f, ua, 600)
     text(f, referrer, 9000)
+    if language:
+        f.integral(2, 0, 3)
+        text(f, language, 20)
+    else:
+        f.integral(0, 0, 3)
+    text(f, media_code, 700)
+    f.integral(len(hints), 0, 20)
+    for name, value in hints:
+        f.integral(2, 0, 3).string(name, 40)
+        text(f, value, 600)
+    f.boolean(not hints_raw)  # True: through client_hint_params, as the glue does
     f.remaining(url)
     return f.data()
 
@@ -178,6 +190,18 @@ def hit():
                                          ever_id="", params=[("X_WT_IP", "1.2.3.4"), ("p", "x"), ("cs1", "a&b")]))
     write("hit", "long_url", hit_seed(ua, "https://www.example.com/search?q=" + "\u00fc" * 1200,
                                       "https://ref.example/?" + "r" * 1000, "\u00e9" * 300))
+    hints = [("Sec-CH-UA", '"Chromium";v="124", "Not-A.Brand";v="99"'), ("Sec-CH-UA-Mobile", "?0"),
+             ("Sec-CH-UA-Platform", '"Linux"'), ("Sec-CH-UA-Model", '"Pixel 8"')]
+    write("hit", "chrome_hints", hit_seed(ua, "https://www.example.com/?wt_mc=news.spring", "1",
+                                          "www.example.com/", language="de", media_code="wt_mc%3Dnews.spring",
+                                          hints=hints))
+    write("hit", "raw_hints", hit_seed("", "https://www.example.com/", language="de-DE",
+                                       media_code="a;" + "b" * 300 + ";c",
+                                       params=[("cp1", "x" * 300 + ";" + "y" * 10 + ";"), ("la", "en")],
+                                       hints=[("X-WT-SEC-CH-UA-MOBILE", "?1"), ("X-WT-IP", "1.2.3.4"),
+                                              ("X-WT-SEC-CH-UA-", "x")], hints_raw=True))
+    write("hit", "long_ua", hit_seed("Mozilla/5.0 " + "x" * 588, "https://www.example.com/p",
+                                     params=[("cp2", ";".join(["v" * 260] * 2))]))
 
 
 # --- spool: first byte odd = decode these bytes; even = round trip (FDP)

@@ -11,6 +11,8 @@ import urllib.parse
 # Parameters the module sends itself, in the order design §5 fixes.
 LEADING = ("p", "X-WT-UA", "X-WT-IP", "X-WT-RQ")
 OPTIONAL = ("eid", "ceid", "one", "nc")
+# Client hints as the module sends them (X-WT-SEC-CH-UA, X-WT-SEC-CH-UA-MODEL, …).
+CLIENT_HINT = re.compile(r"^X-WT-SEC-CH-UA(-[A-Z0-9-]+)?$")
 # Names a MappTrackParam may carry (Mapp's custom parameter families).
 CUSTOM_NAME = re.compile(r"^(cp|cs|cb|ck|cc|cg|ca|uc|vc|ce)[0-9]{1,4}$")
 # One raw query value: unreserved characters, a few sub-delimiters that cannot
@@ -134,13 +136,36 @@ def assert_well_formed(hit, custom=None):
             raise AssertionError(f"parameter {name} is not UTF-8 after decoding: {value[:200]!r}")
         for c in hit.get(name):
             assert ord(c) >= 0x20, f"control character in {name}: {hit.get(name)!r}"
-    assert tuple(names[:4]) == LEADING, f"hit must start with {LEADING}, got {names}"
+    # X-WT-UA only when the visitor sent a user agent (issue 9).
+    leading = [n for n in LEADING if n in names[:4]]
+    assert tuple(leading) in (LEADING, LEADING[:1] + LEADING[2:]), f"hit must start with {LEADING}, got {names}"
+    assert names[: len(leading)] == leading, f"hit must start with {LEADING}, got {names}"
     assert names[-1] == "eor" and hit.get("eor") == "1", f"eor=1 must be last, got {names}"
-    middle = names[4:-1]
+    middle = names[len(leading):-1]
     opt = [n for n in middle if n in OPTIONAL]
     assert opt == [n for n in OPTIONAL if n in opt], f"eid/ceid/one/nc out of order: {names}"
-    rest = middle[len(opt):]
     assert middle[: len(opt)] == opt, f"identity parameters must precede custom ones: {names}"
+    rest = middle[len(opt):]
+    # Then what the module takes from the request: la, mc (with mca), client hints.
+    own = []
+    for n in rest:
+        if n in ("la", "mc", "mca") and n not in (custom or ()) or CLIENT_HINT.match(n):
+            own.append(n)
+        else:
+            break
+    assert [n for n in own if n in ("la", "mc", "mca")] == [n for n in ("la", "mc", "mca") if n in own], (
+        f"la, mc, mca out of order: {names}")
+    if "mc" in own:
+        assert "mca" in own or "mca" in (custom or ()), f"mc without mca: {names}"
+    if "mca" in own:
+        assert "mc" in own, f"mca without mc: {names}"
+    if "mca" in own:
+        assert hit.get("mca") == "c", f"mca={hit.get('mca')!r}"
+    if "la" in own:
+        assert re.fullmatch(r"[a-z]{2,8}", hit.get("la")), f"la={hit.get('la')!r}"
+    hints = [n for n in own if CLIENT_HINT.match(n)]
+    assert own[len(own) - len(hints):] == hints, f"client hints must follow la/mc: {names}"
+    rest = rest[len(own):]
     if custom is None:
         for n in rest:
             assert CUSTOM_NAME.match(n), f"unknown parameter {n!r} in {names}"
@@ -156,6 +181,10 @@ def assert_well_formed(hit, custom=None):
     assert re.fullmatch(r"[0-9]{13}", hit.p[6]), f"p timestamp not 13 digits: {hit.p[6]!r}"
     if hit.has("eid"):
         assert re.fullmatch(r"[0-9]{19}", hit.get("eid")), f"eid {hit.get('eid')!r}"
-    for name in ("X-WT-UA", "ceid") + tuple(rest):
+    if hit.has("ceid"):
+        assert len(hit.get("ceid")) <= MAX_TEXT, f"ceid longer than {MAX_TEXT} characters"
+    # Mapp's limit is per value of a `;` list (issue 9); the user agent is not cut.
+    for name in ("mc",) + tuple(rest):
         if hit.has(name):
-            assert len(hit.get(name)) <= MAX_TEXT, f"{name} longer than {MAX_TEXT} characters"
+            for value in hit.get(name).split(";"):
+                assert len(value) <= MAX_TEXT, f"a value of {name} is longer than {MAX_TEXT} characters"

@@ -70,11 +70,11 @@ def test_two_vhosts_each_get_exactly_their_hits(httpd, track_server, track_serve
     assert ha.get("cp1") == "/page.html"
     assert ha.get("eor") == "1"
 
-    # vhost b: pixel version, no content ID (0), no referrer (0), domain with a path
+    # vhost b: pixel version, the default page name (host + path), no referrer (0), domain with a path
     assert hb.request.path == f"/prefix/{ID3}/wt"
     mapphit.assert_well_formed(hb, custom=[])
     assert hb.names() == ["p", "X-WT-UA", "X-WT-IP", "X-WT-RQ", "eid", "one", "eor"]
-    assert hb.p[:6] == ["600", "0", "0", "0", "0", "0"]
+    assert hb.p[:6] == ["600", f"b.test:{httpd.port}/other.html", "0", "0", "0", "0"]
     assert hb.p[7] == "0"
     check_ts(hb, t0, t1)
     assert hb.get("X-WT-UA") == UA + " b"

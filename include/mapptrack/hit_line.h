@@ -42,7 +42,9 @@ struct ClientFacts {
 // or "xwtua" after %-decoding (`x-wt-ip`, `X-WT-IP%20`, `+X-WT-IP`, `X_WT_UA`);
 // when anonymous also eid, ceid, one and nc. Then X-WT-UA and X-WT-IP of
 // `client` (and nc=1 when anonymous) are added, before a final `eor=1` if there
-// is one. Empty pieces (`&&`) are dropped. The result is a clean query.
+// is one; X-WT-UA whole (as far as the 7 KB line allows, at least 512 bytes)
+// and left out for a client that sent no user agent. Empty pieces (`&&`) are
+// dropped. The result is a clean query.
 std::string rewrite_hit_query(std::string_view query, const ClientFacts& client);
 
 // The first half of rewrite_hit_query alone: `query` without X-WT-IP/X-WT-UA in
@@ -50,6 +52,14 @@ std::string rewrite_hit_query(std::string_view query, const ClientFacts& client)
 // pieces dropped, nothing added. For relayed requests that carry no hit (cc,
 // optout…, hm): the client travels in headers there. Does not make a query clean.
 std::string remove_client_claims(std::string_view query, bool anonymous);
+
+// A queued relay hit keeps the visitor's identity in its line, because a batch
+// carries no cookies: `query` with `eid=<ever_id>` added before a final `eor=1`,
+// its empty pieces and empty eids dropped. Unchanged when `anonymous`, when the
+// query has an eid of its own (a piece whose name reads "eid" as above, with a
+// non-empty value), or when `ever_id` is not a valid ever-ID (19 digits), so
+// that a cookie value cannot add parameters. A clean query stays clean.
+std::string add_ever_id(std::string_view query, std::string_view ever_id, bool anonymous);
 
 // `rest + "?" + rewrite_hit_query(query)`, for a line parse_hit_line accepted.
 std::string rewrite_hit_line(const HitLine& line, const ClientFacts& client);

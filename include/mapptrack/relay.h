@@ -79,8 +79,16 @@ RelayBody split_relay_body(std::string_view body, const RelayLimits& limits);
 // CTL, space, '"', ',', ';', '\\'), `Path=/` whatever the track server said,
 // Domain replaced by `domain` (or dropped when empty), and of the other
 // attributes only Max-Age, Expires, Secure, HttpOnly and SameSite with clean
-// values. nullopt: not relayed.
-std::optional<std::string> relay_set_cookie(std::string_view set_cookie, std::string_view domain);
+// values. On a plain-HTTP site (`site_https` false) Secure is dropped and
+// SameSite=None becomes Lax: browsers refuse a Secure cookie set over HTTP, and
+// SameSite=None without Secure; the cookie is first-party here, so Lax is all it
+// needs. nullopt: not relayed.
+std::optional<std::string> relay_set_cookie(std::string_view set_cookie, std::string_view domain,
+                                            bool site_https);
+
+// The cookie name of a Set-Cookie value (before the first '=', blanks trimmed);
+// empty when there is none.
+std::string_view set_cookie_name(std::string_view set_cookie);
 
 // Bodies the relay passes back: images, text/plain and JSON. Anything else
 // (text/html, JavaScript, SVG) is not served from the site's origin.

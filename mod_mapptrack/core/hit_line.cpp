@@ -3,9 +3,13 @@
 // unchecked, and nothing it claims about the visitor survives.
 #include "mapptrack/hit_line.h"
 
+#include "mapptrack/hit.h"
+
+#include <algorithm>
 #include <array>
 
 #include "mapptrack/encode.h"
+#include "mapptrack/ever_id.h"
 
 namespace mapptrack {
 namespace {
@@ -136,12 +140,47 @@ std::string rewrite_hit_query(std::string_view query, const ClientFacts& client)
         final_eor = true;
     }
     if (!out.empty()) out.push_back('&');
-    out += "X-WT-UA=";
-    append_query_value(out, client.user_agent, 255);
-    out += "&X-WT-IP=";
+    // The user agent whole, as in page hits, as far as Mapp's 7 KB line allows
+    // (at least 512 bytes of it); none at all when the client sent none.
+    if (!client.user_agent.empty()) {
+        const std::size_t used = out.size() + 128;
+        out += "X-WT-UA=";
+        append_query_value(out, client.user_agent, kNoLimit,
+                           std::max<std::size_t>(512, kMaxLineBytes > used ? kMaxLineBytes - used : 0));
+        out.push_back('&');
+    }
+    out += "X-WT-IP=";
     append_query_value(out, client.ip, 64);
     if (client.anonymous) out += "&nc=1";
     if (final_eor) out += "&eor=1";
+    return out;
+}
+
+std::string add_ever_id(std::string_view query, std::string_view ever_id, bool anonymous) {
+    // Only digits go in: the value comes from a cookie the browser may have been given by anyone.
+    if (anonymous || !is_valid_ever_id(ever_id)) return std::string(query);
+    std::string out;
+    bool own = false;
+    for_each_piece(query, [&](std::string_view piece) {
+        if (piece.empty()) return;
+        const std::size_t eq = piece.find('=');
+        if (normalised_name(piece.substr(0, eq)) == "eid") {
+            // The pixel's own eid wins; an empty one is no identity and gives way.
+            if (eq != std::string_view::npos && eq + 1 < piece.size()) own = true;
+            else return;
+        }
+        if (!out.empty()) out.push_back('&');
+        out.append(piece);
+    });
+    if (own) return std::string(query);
+    constexpr std::string_view kEor = "eor=1";
+    const bool final_eor = out == kEor || (out.size() > kEor.size() &&
+                                          out.compare(out.size() - kEor.size(), kEor.size(), kEor) == 0 &&
+                                          out[out.size() - kEor.size() - 1] == '&');
+    if (final_eor) out.resize(out.size() - std::min(out.size(), kEor.size() + 1));
+    if (!out.empty()) out.push_back('&');
+    out.append("eid=").append(ever_id);
+    if (final_eor) out.append("&eor=1");
     return out;
 }
 

@@ -235,7 +235,14 @@ std::string lower(std::string_view s) {
 
 }  // namespace
 
-std::optional<std::string> relay_set_cookie(std::string_view set_cookie, std::string_view domain) {
+std::string_view set_cookie_name(std::string_view set_cookie) {
+    const std::string_view pair = set_cookie.substr(0, set_cookie.find(';'));
+    const std::size_t eq = pair.find('=');
+    return eq == std::string_view::npos ? std::string_view() : trim(pair.substr(0, eq));
+}
+
+std::optional<std::string> relay_set_cookie(std::string_view set_cookie, std::string_view domain,
+                                            bool site_https) {
     // A control byte anywhere could end the header line: not relayed at all.
     if (has_control(set_cookie) || has_control(domain)) return std::nullopt;
     const std::size_t semi = set_cookie.find(';');
@@ -271,14 +278,17 @@ std::optional<std::string> relay_set_cookie(std::string_view set_cookie, std::st
             out.append("; Expires=").append(val);
             expires = true;
         } else if (key == "secure" && aeq == std::string_view::npos && !secure) {
-            out.append("; Secure");
+            // Over plain HTTP the browser would refuse the whole cookie.
+            if (site_https) out.append("; Secure");
             secure = true;
         } else if (key == "httponly" && aeq == std::string_view::npos && !http_only) {
             out.append("; HttpOnly");
             http_only = true;
         } else if (key == "samesite" && !same_site) {
             const std::string v = lower(val);
-            const char* canonical = v == "lax" ? "Lax" : v == "strict" ? "Strict" : v == "none" ? "None" : nullptr;
+            // None needs Secure; without it (plain HTTP) Lax, the browsers' own default.
+            const char* none = site_https ? "None" : "Lax";
+            const char* canonical = v == "lax" ? "Lax" : v == "strict" ? "Strict" : v == "none" ? none : nullptr;
             if (canonical) {
                 out.append("; SameSite=").append(canonical);
                 same_site = true;

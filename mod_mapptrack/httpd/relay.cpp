@@ -45,13 +45,45 @@ RateLimit g_relay_failure_log{60000};
 RateLimit g_location_log{60000};
 RateLimit g_redirect_log{60000};
 
-// Header values taken from the client are passed on without control bytes.
-std::string clean_header_value(const char* value) {
+// Header values taken from the client are passed on without control bytes
+// (CR and LF above all: they would end the header line) and at most
+// `max_bytes` long, so one client cannot make the request to the track server large.
+std::string clean_header_value(const char* value, std::size_t max_bytes = 1024) {
     std::string out;
-    for (const char* p = value ? value : ""; *p; ++p) {
-        if (static_cast<unsigned char>(*p) >= 0x20 && *p != 0x7F) out.push_back(*p);
+    for (const char* p = value ? value : ""; *p && out.size() < max_bytes; ++p) {
+        if (*p == '\t') out.push_back(' ');  // legal in a value, but a blank is all it means
+        else if (static_cast<unsigned char>(*p) >= 0x20 && *p != 0x7F) out.push_back(*p);
     }
     return out;
+}
+
+// The request headers the track server reads besides the cookies: the language,
+// the referrer and the client hints that replace Chrome's reduced User-Agent
+// (Sec-CH-UA, Sec-CH-UA-Mobile, -Platform, -Full-Version-List, …).
+// Each value cleaned; at most kMaxClientHints hints.
+constexpr std::size_t kMaxClientHints = 16;
+constexpr std::size_t kMaxRefererBytes = 4096;
+
+bool is_client_hint(const char* name) {
+    return name && !ap_cstr_casecmpn(name, "Sec-CH-UA", 9) && (name[9] == '\0' || name[9] == '-');
+}
+
+void forward_client_headers(const request_rec* r, std::vector<std::string>& headers) {
+    if (const char* language = apr_table_get(r->headers_in, "Accept-Language")) {
+        headers.push_back("Accept-Language: " + clean_header_value(language));
+    }
+    if (const char* referer = apr_table_get(r->headers_in, "Referer")) {
+        headers.push_back("Referer: " + clean_header_value(referer, kMaxRefererBytes));
+    }
+    const apr_array_header_t* fields = apr_table_elts(r->headers_in);
+    const auto* entries = reinterpret_cast<const apr_table_entry_t*>(fields->elts);
+    std::size_t hints = 0;
+    for (int i = 0; i < fields->nelts && hints < kMaxClientHints; ++i) {
+        if (!is_client_hint(entries[i].key)) continue;
+        // The name as httpd parsed it: a token, no blank or control byte to clean.
+        headers.push_back(std::string(entries[i].key) + ": " + clean_header_value(entries[i].val));
+        ++hints;
+    }
 }
 
 bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
@@ -189,25 +221,32 @@ struct RelayedHits {
 // All go to the one hit endpoint, `wt`, whatever random name the pixel used.
 // `maybe_received`: the live attempt failed after it was sent, so the track
 // server may have the hits already and the queued copy is their last.
+// A beacon body line (`?p=…`, the Smart Pixel's sendBeacon) parsed with rest
+// "wt", so it is replayed to `{ids}/wt?p=…` like any other.
+// `ever_id`: the visitor's, from the cookies (empty when anonymous or none). A
+// batch carries no cookies, so a queued line without an eid of its own gets it
+// as `eid=`; a single GET sends the cookies, exactly as the live relay did.
 int fall_back(request_rec* r, const DirConfig* conf, const RelayRoute& route, const RelayedHits& hits,
-              const CookieList& cookies, const ClientFacts& client, bool maybe_received = false) {
-    std::vector<std::string> lines;
-    const bool queueable = hits.hit_rest || route.rest == "batch";
-    if (queueable) {
-        if (hits.hit_rest && !hits.clean_query.empty()) {
-            lines.push_back(rewrite_hit_line(HitLine{"wt", hits.clean_query}, client));
-        }
-        for (const HitLine& line : hits.body_lines) {
-            lines.push_back(rewrite_hit_line(HitLine{"wt", line.query}, client));
-        }
-    }
+              const CookieList& cookies, const ClientFacts& client, std::string_view ever_id,
+              bool maybe_received = false) {
     const DeliveryOptions options = delivery_options(r->server);
     // A batch never sends cookies, and an anonymous visitor's hit has none.
     const std::string queued_cookies =
         options.batch_size == 1 && !client.anonymous ? mapp_cookie_header(cookies) : std::string();
-    const auto eid = client.anonymous ? std::nullopt : find_cookie(cookies, "wtstp_eid");
-    const std::uint64_t visitor = visitor_hash(eid ? std::string(*eid) : std::string(), std::string(client.ip),
-                                               std::string(client.user_agent));
+    const bool eid_in_line = queued_cookies.empty() && !client.anonymous;
+    const auto queued_line = [&](const std::string& query) {
+        std::string line = rewrite_hit_line(HitLine{"wt", query}, client);
+        if (!eid_in_line) return line;
+        return "wt?" + add_ever_id(std::string_view(line).substr(3), ever_id, client.anonymous);
+    };
+    std::vector<std::string> lines;
+    const bool queueable = hits.hit_rest || route.rest == "batch";
+    if (queueable) {
+        if (hits.hit_rest && !hits.clean_query.empty()) lines.push_back(queued_line(hits.clean_query));
+        for (const HitLine& line : hits.body_lines) lines.push_back(queued_line(line.query));
+    }
+    const std::string eid = client.anonymous ? std::string() : std::string(ever_id);
+    const std::uint64_t visitor = visitor_hash(eid, std::string(client.ip), std::string(client.user_agent));
     Dispatcher* d = dispatcher();
     const char* outcome = "skipped:track-server-failed";
     for (std::string& line : lines) {
@@ -239,8 +278,10 @@ void pass_back(request_rec* r, const DirConfig* conf, const OutboundResponse& re
     r->status = response.status >= 200 && response.status < 600 ? static_cast<int>(response.status)
                                                                   : HTTP_BAD_GATEWAY;
     const char* cookie_domain = conf->cookie_domain ? conf->cookie_domain : "";
+    // mod_ssl's scheme, or ServerName https://… behind a TLS-terminating proxy.
+    const bool https = !std::strcmp(ap_http_scheme(r), "https");
     for (const std::string& cookie : response.set_cookies) {
-        if (std::optional<std::string> relayed = relay_set_cookie(cookie, cookie_domain)) {
+        if (std::optional<std::string> relayed = relay_set_cookie(cookie, cookie_domain, https)) {
             apr_table_addn(r->err_headers_out, "Set-Cookie", apr_pstrdup(r->pool, relayed->c_str()));
         }
     }
@@ -336,7 +377,8 @@ int relay(request_rec* r) {
         ap_discard_request_body(r);
     }
 
-    const std::string agent = clean_header_value(apr_table_get(r->headers_in, "User-Agent"));
+    // Not cut short: httpd's LimitRequestFieldSize already bounds it.
+    const std::string agent = clean_header_value(apr_table_get(r->headers_in, "User-Agent"), 16 * 1024);
     std::string ip = r->useragent_ip ? r->useragent_ip : "";
     if (anonymize_ip(conf)) ip = mapptrack::anonymize_ip(ip);
     ClientFacts client;
@@ -393,9 +435,7 @@ int relay(request_rec* r) {
         const std::string mapp_cookies = mapp_cookie_header(cookies);
         if (!mapp_cookies.empty()) request.headers.push_back("Cookie: " + mapp_cookies);
     }
-    if (const char* language = apr_table_get(r->headers_in, "Accept-Language")) {
-        request.headers.push_back("Accept-Language: " + clean_header_value(language));
-    }
+    forward_client_headers(r, request.headers);
     if (request.post) {
         const char* type = apr_table_get(r->headers_in, "Content-Type");
         request.headers.push_back("Content-Type: " + (type ? clean_header_value(type) : std::string("text/plain")));
@@ -408,7 +448,7 @@ int relay(request_rec* r) {
         WaitSlot slot = try_wait_slot();
         if (!slot) {
             warn_waiting_workers_full(r);
-            return fall_back(r, conf, route, hits, cookies, client);
+            return fall_back(r, conf, route, hits, cookies, client, identity.ever_id);
         }
         TransportPool* pool = transport_pool();
         if (pool) response = pool->acquire()->perform(request);
@@ -423,7 +463,7 @@ int relay(request_rec* r) {
                           "MT0105: relay to %s/%s failed (%s); answering with the GIF and queueing the hit",
                           conf->domain, route.ids.c_str(), describe_outcome(response).c_str());
         }
-        return fall_back(r, conf, route, hits, cookies, client, response.maybe_received);
+        return fall_back(r, conf, route, hits, cookies, client, identity.ever_id, response.maybe_received);
     }
     pass_back(r, conf, response);
     return OK;

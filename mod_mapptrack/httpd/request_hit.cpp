@@ -1,4 +1,6 @@
 // Request → Hit. Everything is copied into std::strings: the queue outlives r->pool.
+#include <atomic>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -169,6 +171,9 @@ int exec_quietly(request_rec* r, const ap_expr_info_t* expr, const char** err) {
 }
 
 RateLimit g_condition_log{60000};
+// Hits that did not fit in 7 KB with all their optional parameters.
+RateLimit g_cut_log{60000};
+std::atomic<std::uint64_t> g_cut_hits{0};
 
 }  // namespace
 
@@ -269,11 +274,22 @@ Delivery make_delivery(const request_rec* last, const DirConfig* conf, const Hit
                        const CookieList& cookies, bool send_now) {
     Delivery delivery;
     delivery.endpoint = std::string(conf->domain) + "/" + conf->track_ids;
-    // What the line limit cost is not logged per request: a hit that needs
-    // it is built from a hostile or broken request, and one line each would
-    // let a visitor fill the error log.
+    // What the line limit cost is counted, and said at most once a minute: a
+    // hit that needs it is built from a hostile or broken request, and one
+    // line each would let a visitor fill the error log.
     HitLineStats stats;
     delivery.line = encode_hit_line(hit, &stats);
+    if (stats.dropped_params > 0) {
+        const std::uint64_t cut = g_cut_hits.fetch_add(1, std::memory_order_relaxed) + 1;
+        if (g_cut_log.allow(now_ms())) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, last,
+                          "MT0027: a hit for %s did not fit in 7 KB: %" APR_SIZE_T_FMT
+                          " optional parameter(s) dropped, longest first; %" APR_UINT64_T_FMT
+                          " hit(s) so in this process",
+                          conf->domain, static_cast<apr_size_t>(stats.dropped_params),
+                          static_cast<apr_uint64_t>(cut));
+        }
+    }
     delivery.options = delivery_options(last->server);
     // Only a single GET sends the visitor's cookies; a batched hit keeps none.
     if (!hit.anonymous && (send_now || delivery.options.batch_size <= 1)) delivery.cookies = mapp_cookie_header(cookies);

@@ -1,7 +1,10 @@
 // Synchronous delivery from the request thread, bounded by MappTrackTimeout
 // and by the number of workers that may wait on the track server at once.
+#include <algorithm>
+#include <cstring>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "mapptrack/log.h"
 #include "mapptrack/relay.h"
@@ -12,6 +15,7 @@
 #include "wait_limit.h"
 
 #include <http_log.h>
+#include <http_protocol.h>
 #include <apr_strings.h>
 
 APLOG_USE_MODULE(mapptrack);
@@ -20,6 +24,23 @@ namespace mapptrack::httpd {
 namespace {
 RateLimit g_sync_failure_log{60000};
 RateLimit g_waiting_full_log{60000};
+
+// Called back by APR (C): nothing may be thrown through it.
+int add_set_cookie_name(void* out, const char*, const char* value) noexcept {
+    try {
+        static_cast<std::vector<std::string>*>(out)->emplace_back(set_cookie_name(value ? value : ""));
+        return 1;
+    } catch (...) {
+        return 0;
+    }
+}
+
+// The names of the cookies `table` already sets.
+std::vector<std::string> set_cookie_names(apr_table_t* table) {
+    std::vector<std::string> names;
+    apr_table_do(add_set_cookie_name, &names, table, "Set-Cookie", nullptr);
+    return names;
+}
 }  // namespace
 
 void warn_waiting_workers_full(const request_rec* r) noexcept {
@@ -58,11 +79,20 @@ bool send_now(request_rec* r, const DirConfig* conf, Delivery& delivery) {
         return false;
     }
     // The same filter as the relay: only Mapp cookies, Path=/, clean values.
+    // A cookie name this response already sets is not set twice: the module's
+    // own wteid_<id> for a new visitor holds the eid the hit was sent with, so
+    // it wins over the track server's, and the browser never gets two.
     const char* domain = conf->cookie_domain ? conf->cookie_domain : "";
+    const bool https = !std::strcmp(ap_http_scheme(r), "https");
+    std::vector<std::string> names = set_cookie_names(r->err_headers_out);
+    for (const std::string& n : set_cookie_names(r->headers_out)) names.push_back(n);
     for (const std::string& cookie : response.set_cookies) {
-        if (std::optional<std::string> relayed = relay_set_cookie(cookie, domain)) {
-            apr_table_addn(r->err_headers_out, "Set-Cookie", apr_pstrdup(r->pool, relayed->c_str()));
-        }
+        std::optional<std::string> relayed = relay_set_cookie(cookie, domain, https);
+        if (!relayed) continue;
+        const std::string name(set_cookie_name(*relayed));
+        if (std::find(names.begin(), names.end(), name) != names.end()) continue;
+        names.push_back(name);
+        apr_table_addn(r->err_headers_out, "Set-Cookie", apr_pstrdup(r->pool, relayed->c_str()));
     }
     return true;
 }

@@ -10,7 +10,9 @@ namespace mapptrack::httpd {
 
 // Sends `delivery` as one GET, waiting at most MappTrackTimeout. On a 2xx
 // answer relays its Set-Cookie headers (through relay_set_cookie: Mapp names
-// only, Path=/, Domain rewritten) and returns true; otherwise returns false
+// only, Path=/, Domain rewritten, Secure only on HTTPS), except a cookie name
+// the response already sets (the module's own wteid_<id> for a new visitor,
+// whose eid the hit carries), and returns true; otherwise returns false
 // and the caller queues the hit (`delivery.maybe_received` set when the
 // track server may have it already). When MappTrackMaxWaitingWorkers workers
 // already wait on the track server it does not wait at all: false at once.

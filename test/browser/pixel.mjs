@@ -3,7 +3,9 @@
 // prints what the browser saw as one JSON object on stdout.
 //
 // Usage: node pixel.mjs '{"url": "https://127.0.0.1:PORT/pixel.html",
-//                         "relay": "/analytics", "expect": 1, "timeoutMs": 20000}'
+//                         "relay": "/analytics", "expect": 1, "timeoutMs": 20000,
+//                         "locale": "de-DE"}'
+// (locale optional: the browser's language, and so its Accept-Language)
 import { chromium } from 'playwright-core';
 
 const config = JSON.parse(process.argv[2] || '{}');
@@ -28,10 +30,16 @@ const browser = await chromium.launch({
 });
 mark('launched');
 try {
-  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, ...(config.locale ? { locale: config.locale } : {}) });
   const page = await context.newPage();
   const isRelay = (url) => new URL(url).pathname.startsWith(relay);
-  page.on('request', (r) => out.requests.push({ url: r.url(), method: r.method(), type: r.resourceType() }));
+  // The relay requests with the headers Chromium really sent (client hints, language).
+  const sent = [];
+  page.on('request', (r) => {
+    const entry = { url: r.url(), method: r.method(), type: r.resourceType() };
+    out.requests.push(entry);
+    if (isRelay(r.url())) sent.push(r.allHeaders().then((h) => { entry.headers = h; }, () => {}));
+  });
   page.on('requestfailed', (r) => out.failed.push({ url: r.url(), error: r.failure()?.errorText }));
   page.on('console', (m) => out.console.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => out.errors.push(String(e)));
@@ -50,6 +58,7 @@ try {
   await Promise.race([done, new Promise((resolve) => { timer = setTimeout(resolve, timeoutMs); })]);
   clearTimeout(timer);
   mark('relayed');
+  await Promise.all(sent);
   await page.waitForTimeout(300);  // let the browser store the cookies of the last answer
   out.userAgent = await page.evaluate(() => navigator.userAgent);
   out.pixelVersion = await page.evaluate(() => (window.wtSmart && window.wtSmart.version) || null);

@@ -51,9 +51,11 @@ def serve_pixel_page(httpd, pixel_js, init, advanced=None):
 """)
 
 
-def run_browser(httpd, node, expect=1, timeout_ms=20000):
+def run_browser(httpd, node, expect=1, timeout_ms=20000, locale=None):
     config = {"url": f"{httpd.url}/pixel.html", "relay": "/analytics", "expect": expect,
               "timeoutMs": timeout_ms}
+    if locale:
+        config["locale"] = locale
     p = subprocess.run([node, PIXEL_MJS, json.dumps(config)], cwd=HERE, capture_output=True,
                        text=True, timeout=120)
     assert p.returncode == 0, f"pixel.mjs failed ({p.returncode}):\n{p.stdout}\n{p.stderr}"
@@ -191,3 +193,29 @@ def test_pixel_gets_the_gif_while_the_track_server_is_down(httpd, track_server, 
     assert params.get("X-WT-IP") == "127.0.0.1" and params.get("X-WT-UA") == out["userAgent"], params
     (eid_cookie,) = browser_cookie(out, "wtstp_eid")
     assert params.get("eid") == eid_cookie["value"]
+
+
+def test_pixel_client_hints_language_and_referrer_reach_the_track_server(httpd, track_server,
+                                                                         browser_tools):
+    """Chromium's reduced user agent leaves device detection to the client hints it sends
+    by default on HTTPS (Sec-CH-UA, -Mobile, -Platform): the relay passes them on as the
+    browser sent them, with its Accept-Language and the page as Referer."""
+    node, pixel_js = browser_tools
+    httpd.use_ssl()
+    serve_pixel_page(httpd, pixel_js,
+                     {"trackId": ID1, "trackDomain": f"127.0.0.1:{httpd.port}/analytics"})
+    httpd.start(RELAY.format(ids=ID1))
+    out = run_browser(httpd, node, locale="de-DE")
+    req, _ = assert_relayed_to_stub(httpd, track_server, out, f"/{ID1}/wt")
+    (sent,) = [r for r in out["requests"] if urllib.parse.urlsplit(r["url"]).path == f"/analytics/{ID1}/wt"]
+    browser = sent["headers"]  # lower-case names, as Chromium sent them
+    for name in ("Sec-CH-UA", "Sec-CH-UA-Mobile", "Sec-CH-UA-Platform"):
+        assert browser.get(name.lower()), f"Chromium did not send {name}: {browser}"
+        assert req.headers.get_all(name) == [browser[name.lower()]], (name, req.headers, browser)
+    assert "Chromium" in req.headers.get("Sec-CH-UA"), req.headers
+    hints = sorted(k.lower() for k in req.headers.keys() if k.lower().startswith("sec-ch-ua"))
+    assert hints == sorted(k for k in browser if k.startswith("sec-ch-ua")), (hints, browser)
+    assert browser.get("accept-language", "").startswith("de-DE"), browser
+    assert req.headers.get_all("Accept-Language") == [browser["accept-language"]], req.headers
+    assert req.headers.get("Referer") == browser.get("referer") == f"{httpd.url}/pixel.html", \
+        (req.headers, browser)

@@ -142,6 +142,22 @@ def test_client_hints_are_passed_as_parameters(httpd, track_server):
     assert not [n for n in hit.names() if n.startswith("X-WT-SEC-CH")]
 
 
+def test_a_hit_over_7_kb_drops_optional_parameters_and_says_so(httpd, track_server):
+    """16 client hints of 500 bytes do not fit in Mapp's 7 KB line: the longest optional
+    parameters go, the hit still arrives (well formed, under 7 KB), and MT0027 counts it."""
+    httpd.expect_log(r"\[mapptrack:info\].* MT0027: a hit for http://127\.0\.0\.1:\d+ did not fit in 7 KB: "
+                     r"\d+ optional parameter\(s\) dropped, longest first; 1 hit\(s\) so in this process",
+                     required=True)
+    httpd.start(CONF + "LogLevel mapptrack:info\n")
+    headers = {f"Sec-CH-UA-X{i}": "v" * (490 + i) for i in range(16)}
+    hit, _, _ = page_hit(httpd, track_server, "/page.html", headers=headers)
+    sent = [n for n in hit.names() if n.startswith("X-WT-SEC-CH-UA-X")]
+    assert 0 < len(sent) < 16, hit.names()
+    assert len(hit.line) < 7000
+    assert hit.names()[-1] == "eor"
+    httpd.wait_log(r"MT0027: ")
+
+
 def test_client_hints_on_asks_for_high_entropy_hints(httpd, track_server):
     httpd.write_doc("b/style.css", "p { }\n")
     httpd.start(CONF)

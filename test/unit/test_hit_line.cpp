@@ -148,11 +148,11 @@ TEST(HitQuery, KnownVisitorKeepsIds)
                  rewrite_hit_query("p=1&eid=2&one=1&eor=1", ClientFacts{"a", "b", false}).c_str());
 }
 
-TEST(HitQuery, AgentIsEncodedAndCutAt255Characters)
+TEST(HitQuery, AgentIsEncodedAndNotCutAt255Characters)
 {
     const std::string agent = "a&b=c#d " + std::string(300, 'x');
     const std::string out = rewrite_hit_query("p=1", ClientFacts{agent, "::1", false});
-    const std::string expected = "p=1&X-WT-UA=a%26b%3Dc%23d%20" + std::string(255 - 8, 'x') + "&X-WT-IP=%3A%3A1";
+    const std::string expected = "p=1&X-WT-UA=a%26b%3Dc%23d%20" + std::string(300, 'x') + "&X-WT-IP=%3A%3A1";
     STRCMP_EQUAL(expected.c_str(), out.c_str());
     CHECK_TRUE(is_clean_query(out));
 }
@@ -175,4 +175,90 @@ TEST(HitQuery, WholeLineKeepsItsEndpoint)
 {
     const HitLine line{"wt7x", "p=1&X-WT-IP=6.6.6.6&eor=1"};
     STRCMP_EQUAL("wt7x?p=1&X-WT-UA=a&X-WT-IP=b&eor=1", rewrite_hit_line(line, ClientFacts{"a", "b", false}).c_str());
+}
+
+TEST_GROUP(QueuedEverId){};
+
+namespace {
+constexpr char kEid[] = "2170000000000000001";
+std::string with_eid(std::string_view query, std::string_view eid = kEid, bool anonymous = false) {
+    return add_ever_id(query, eid, anonymous);
+}
+}  // namespace
+
+TEST(QueuedEverId, AHitWithoutEidGetsTheCookiesBeforeTheFinalEor)
+{
+    STRCMP_EQUAL("p=600,home&X-WT-UA=a&X-WT-IP=1&eid=2170000000000000001&eor=1",
+                 with_eid("p=600,home&X-WT-UA=a&X-WT-IP=1&eor=1").c_str());
+    STRCMP_EQUAL("p=600,home&eid=2170000000000000001", with_eid("p=600,home").c_str());
+    STRCMP_EQUAL("eid=2170000000000000001&eor=1", with_eid("eor=1").c_str());
+    STRCMP_EQUAL("p=1&eor=1&x=2&eid=2170000000000000001", with_eid("p=1&eor=1&x=2").c_str());
+}
+
+TEST(QueuedEverId, ThePixelsOwnEidWins)
+{
+    STRCMP_EQUAL("p=1&eid=4173283840012345678&eor=1", with_eid("p=1&eid=4173283840012345678&eor=1").c_str());
+    // any spelling a lenient parser reads as eid counts as the pixel's own
+    STRCMP_EQUAL("p=1&EID=5&eor=1", with_eid("p=1&EID=5&eor=1").c_str());
+    STRCMP_EQUAL("p=1&e%69d=5", with_eid("p=1&e%69d=5").c_str());
+}
+
+TEST(QueuedEverId, AnEmptyEidIsNoIdentityAndIsReplaced)
+{
+    STRCMP_EQUAL("p=1&eid=2170000000000000001&eor=1", with_eid("p=1&eid=&eor=1").c_str());
+    STRCMP_EQUAL("p=1&eid=2170000000000000001&eor=1", with_eid("p=1&eid&&eor=1").c_str());
+}
+
+TEST(QueuedEverId, AnAnonymousVisitorGetsNone)
+{
+    STRCMP_EQUAL("p=1&nc=1&eor=1", with_eid("p=1&nc=1&eor=1", kEid, true).c_str());
+}
+
+TEST(QueuedEverId, OnlyNineteenDigitsGoIn)
+{
+    // a cookie value cannot add or end a parameter
+    STRCMP_EQUAL("p=1&eor=1", with_eid("p=1&eor=1", "1&X-WT-IP=6.6.6.6").c_str());
+    STRCMP_EQUAL("p=1&eor=1", with_eid("p=1&eor=1", "217000000000000000%26").c_str());
+    STRCMP_EQUAL("p=1&eor=1", with_eid("p=1&eor=1", "217000000000000000").c_str());
+    STRCMP_EQUAL("p=1&eor=1", with_eid("p=1&eor=1", "21700000000000000012").c_str());
+    STRCMP_EQUAL("p=1&eor=1", with_eid("p=1&eor=1", "").c_str());
+    STRCMP_EQUAL("p=1&eor=1", with_eid("p=1&eor=1", "217000000000000000a").c_str());
+}
+
+TEST(QueuedEverId, TheResultOfACleanRewrittenQueryIsClean)
+{
+    const std::string out = with_eid(rewrite_hit_query("p=600,x&cp1=a%26b&&eor=1", client()));
+    CHECK_TRUE(is_clean_query(out));
+    STRCMP_EQUAL("p=600,x&cp1=a%26b&X-WT-UA=Mozilla%2F5.0%20%28X11%29&X-WT-IP=192.0.2.1"
+                 "&eid=2170000000000000001&eor=1", out.c_str());
+}
+
+TEST(QueuedEverId, ABeaconLineIsReplayedToWtWithTheEid)
+{
+    // the Smart Pixel's sendBeacon posts `?p=…` lines
+    const auto line = parse_hit_line("?p=600,home,0,0,0,0,1732838400123,0&eor=1");
+    CHECK_TRUE(line.has_value());
+    const std::string rewritten = rewrite_hit_line(*line, client());
+    STRCMP_EQUAL("wt?p=600,home,0,0,0,0,1732838400123,0&X-WT-UA=Mozilla%2F5.0%20%28X11%29&X-WT-IP=192.0.2.1&eor=1",
+                 rewritten.c_str());
+    STRCMP_EQUAL("p=600,home,0,0,0,0,1732838400123,0&X-WT-UA=Mozilla%2F5.0%20%28X11%29&X-WT-IP=192.0.2.1"
+                 "&eid=2170000000000000001&eor=1",
+                 with_eid(std::string_view(rewritten).substr(3)).c_str());
+}
+
+TEST(HitLine, TheClientsUserAgentGoesWholeAndNotAtAllWhenItSentNone)
+{
+    ClientFacts facts = client();
+    const std::string agent(1000, 'a');
+    facts.user_agent = agent;
+    STRCMP_EQUAL(("p=1&X-WT-UA=" + agent + "&X-WT-IP=192.0.2.1&eor=1").c_str(),
+                 rewrite_hit_query("p=1&eor=1", facts).c_str());
+    facts.user_agent = "";
+    STRCMP_EQUAL("p=1&X-WT-IP=192.0.2.1&eor=1", rewrite_hit_query("p=1&X-WT-UA=forged&eor=1", facts).c_str());
+    // Bounded by Mapp's line limit, never below 512 bytes of it.
+    const std::string huge(20000, 'b');
+    facts.user_agent = huge;
+    const std::string out = rewrite_hit_query("p=1&eor=1", facts);
+    CHECK(out.size() < 7100);
+    CHECK(out.find("X-WT-UA=" + std::string(512, 'b')) != std::string::npos);
 }

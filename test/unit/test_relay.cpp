@@ -228,8 +228,9 @@ TEST(RelayBody, NoValidLineIs400)
 TEST_GROUP(RelaySetCookie){};
 
 namespace {
-std::string relayed(std::string_view cookie, std::string_view domain = "") {
-    const std::optional<std::string> out = relay_set_cookie(cookie, domain);
+// As on an HTTPS site, unless told otherwise.
+std::string relayed(std::string_view cookie, std::string_view domain = "", bool https = true) {
+    const std::optional<std::string> out = relay_set_cookie(cookie, domain, https);
     return out ? *out : std::string("(not relayed)");
 }
 }  // namespace
@@ -244,6 +245,33 @@ TEST(RelaySetCookie, MappCookieKeepsItsAttributesWithDomainReplacedOrRemoved)
                  relayed("wt_rla=1; expires=Wed, 01 Jan 2031 00:00:00 GMT; httponly").c_str());
     STRCMP_EQUAL("webtrekkOptOut=1; Path=/; SameSite=Lax", relayed("webtrekkOptOut=1; samesite=lax").c_str());
     STRCMP_EQUAL("miCookieOptOut=; Path=/; Max-Age=0", relayed("miCookieOptOut=; Max-Age=0").c_str());
+}
+
+TEST(RelaySetCookie, OnAPlainHttpSiteSecureIsDroppedSoTheBrowserKeepsTheCookie)
+{
+    STRCMP_EQUAL("wteid_1=4; Path=/; Max-Age=9",
+                 relayed("wteid_1=4; Domain=.webtrekk.net; Path=/; Max-Age=9; Secure", "", false).c_str());
+    STRCMP_EQUAL("wteid_1=4; Path=/; Max-Age=9; Secure",
+                 relayed("wteid_1=4; Domain=.webtrekk.net; Path=/; Max-Age=9; Secure", "", true).c_str());
+    STRCMP_EQUAL("wtx=1; Path=/; HttpOnly", relayed("wtx=1; secure; HttpOnly; SECURE", "", false).c_str());
+}
+
+TEST(RelaySetCookie, OnAPlainHttpSiteSameSiteNoneBecomesLaxAsNoneNeedsSecure)
+{
+    STRCMP_EQUAL("wteid_1=4; Path=/; Max-Age=9; SameSite=Lax",
+                 relayed("wteid_1=4; Path=/; Max-Age=9; Secure; SameSite=None", "", false).c_str());
+    STRCMP_EQUAL("wteid_1=4; Path=/; Secure; SameSite=None",
+                 relayed("wteid_1=4; Secure; SameSite=none", "", true).c_str());
+    STRCMP_EQUAL("wtx=1; Path=/; SameSite=Strict", relayed("wtx=1; SameSite=Strict", "", false).c_str());
+    STRCMP_EQUAL("wtx=1; Path=/; SameSite=Lax", relayed("wtx=1; SameSite=Lax", "", false).c_str());
+}
+
+TEST(RelaySetCookie, TheNameOfASetCookieValue)
+{
+    STRCMP_EQUAL("wteid_1", std::string(set_cookie_name("wteid_1=4; Path=/")).c_str());
+    STRCMP_EQUAL("wteid_1", std::string(set_cookie_name(" wteid_1 =4")).c_str());
+    STRCMP_EQUAL("", std::string(set_cookie_name("noequals; a=b")).c_str());
+    STRCMP_EQUAL("", std::string(set_cookie_name("")).c_str());
 }
 
 TEST(RelaySetCookie, SiteCookieNamesAreNotRelayed)

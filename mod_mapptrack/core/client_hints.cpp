@@ -1,6 +1,8 @@
 // Sec-CH-UA* headers -> X-WT-SEC-CH-UA* parameters (client_hints.h).
 #include "mapptrack/client_hints.h"
 
+#include "mapptrack/text.h"
+
 #include <algorithm>
 #include <array>
 
@@ -16,7 +18,6 @@ constexpr std::array<std::string_view, 11> kKnown = {
     "",      "-full-version-list", "-model",        "-mobile", "-platform", "-platform-version",
     "-arch", "-bitness",           "-full-version", "-wow64",  "-form-factors"};
 
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 char upper(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; }
 
 bool is_name_char(char c) {
@@ -28,14 +29,14 @@ bool is_name_char(char c) {
 bool hint_suffix(std::string_view name, std::string* suffix) {
     if (name.size() < kHeaderPrefix.size() || name.size() > kMaxNameChars) return false;
     for (std::size_t i = 0; i < kHeaderPrefix.size(); ++i) {
-        if (lower(name[i]) != kHeaderPrefix[i]) return false;
+        if (ascii_lower(name[i]) != kHeaderPrefix[i]) return false;
     }
     const std::string_view rest = name.substr(kHeaderPrefix.size());
     if (!rest.empty() && (rest.size() < 2 || rest.front() != '-' || rest.back() == '-')) return false;
     suffix->clear();
     for (char c : rest) {
         if (!is_name_char(c)) return false;
-        suffix->push_back(lower(c));
+        suffix->push_back(ascii_lower(c));
     }
     return true;
 }

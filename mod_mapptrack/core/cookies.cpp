@@ -1,18 +1,10 @@
 // Parsing the visitor's Cookie header and keeping only Mapp's cookies.
 #include "mapptrack/cookies.h"
 
+#include "mapptrack/text.h"
+
 namespace mapptrack {
 namespace {
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
-bool starts_with(std::string_view s, std::string_view prefix) {
-    return s.substr(0, prefix.size()) == prefix;
-}
 
 bool is_cookie_token(std::string_view name) {
     for (char c : name) {

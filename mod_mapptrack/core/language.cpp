@@ -1,16 +1,12 @@
 // Accept-Language -> `la` (language.h).
 #include "mapptrack/language.h"
 
+#include "mapptrack/text.h"
+
 #include <optional>
 
 namespace mapptrack {
 namespace {
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
 
 // RFC 9110 qvalue: 0, 1, 0.ddd or 1.000, as thousandths.
 std::optional<int> parse_qvalue(std::string_view s) {

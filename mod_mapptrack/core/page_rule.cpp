@@ -1,28 +1,13 @@
 // Which responses are page views (design §4).
 #include "mapptrack/page_rule.h"
 
-#include <cctype>
+#include "mapptrack/text.h"
+
 
 namespace mapptrack {
-namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (std::tolower(static_cast<unsigned char>(a[i])) !=
-            std::tolower(static_cast<unsigned char>(b[i]))) {
-            return false;
-        }
-    }
-    return true;
-}
-
-}  // namespace
 
 bool is_page_content_type(std::string_view content_type) {
-    std::string_view type = content_type.substr(0, content_type.find(';'));
-    while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
-    while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) type.remove_prefix(1);
+    const std::string_view type = trim(content_type.substr(0, content_type.find(';')));
     return iequals(type, "text/html") || iequals(type, "application/xhtml+xml");
 }
 

@@ -3,6 +3,8 @@
 // the track server's redirects, cookies or markup as the site's own.
 #include "mapptrack/relay.h"
 
+#include "mapptrack/text.h"
+
 #include <algorithm>
 #include <cctype>
 
@@ -26,10 +28,6 @@ bool is_rest_char(char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
 }
 
-bool starts_with(std::string_view s, std::string_view prefix) {
-    return s.substr(0, prefix.size()) == prefix;
-}
-
 // The endpoints the pixels use under /{ids}/ (notes: wt, wt<random>, wt.pl,
 // hm, hm.pl, cc, optout…, batch).
 bool is_relayable_rest(std::string_view rest) {
@@ -48,20 +46,6 @@ bool has_param(std::string_view query, std::string_view name) {
         query.remove_prefix(amp + 1);
     }
     return false;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() &&
-           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
-           });
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
 }
 
 }  // namespace

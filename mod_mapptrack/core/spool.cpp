@@ -123,6 +123,26 @@ std::string octal_mode(mode_t mode) {
 // What is wrong with an opened spool directory, if anything.
 constexpr const char* kSymlinkDir = "it is a symbolic link; point MappTrackSpoolDir at a real directory";
 
+// `dir`, as lstat() saw it in `st`, opened as a directory without following a
+// symlink; -1 with the reason in `problem` when it is none.
+int open_real_directory(const std::string& dir, const struct stat& st, std::string* problem) {
+    if (S_ISLNK(st.st_mode)) {
+        *problem = kSymlinkDir;
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        *problem = "it is not a directory";
+        return -1;
+    }
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        *problem = errno == ELOOP     ? std::string(kSymlinkDir)
+                   : errno == ENOTDIR ? std::string("it is not a directory")
+                                      : "cannot open it: " + std::string(std::strerror(errno));
+    }
+    return fd;
+}
+
 std::optional<std::string> check_directory(int fd, const std::string& dir, uid_t owner) {
     struct stat st;
     if (fstat(fd, &st) != 0) return "cannot stat it: " + std::string(std::strerror(errno));
@@ -292,15 +312,10 @@ std::optional<std::string> prepare_spool_directory(const std::string& dir, unsig
             }
             if (lstat(dir.c_str(), &st) != 0) return "cannot stat it: " + std::string(std::strerror(errno));
         }
-        if (S_ISLNK(st.st_mode)) return std::string(kSymlinkDir);
-        if (!S_ISDIR(st.st_mode)) return std::string("it is not a directory");
         // From here on only the descriptor counts: the name may be swapped meanwhile.
-        const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0) {
-            if (errno == ELOOP) return std::string(kSymlinkDir);
-            if (errno == ENOTDIR) return std::string("it is not a directory");
-            return "cannot open it: " + std::string(std::strerror(errno));
-        }
+        std::string why;
+        const int fd = open_real_directory(dir, st, &why);
+        if (fd < 0) return why;
         std::optional<std::string> problem;
         struct stat opened;
         if (fstat(fd, &opened) != 0) {
@@ -353,14 +368,9 @@ std::optional<std::string> check_spool_directory(const std::string& dir, unsigne
             }
             return std::nullopt;
         }
-        if (S_ISLNK(st.st_mode)) return std::string(kSymlinkDir);
-        if (!S_ISDIR(st.st_mode)) return std::string("it is not a directory");
-        const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0) {
-            if (errno == ELOOP) return std::string(kSymlinkDir);
-            if (errno == ENOTDIR) return std::string("it is not a directory");
-            return "cannot open it: " + std::string(std::strerror(errno));
-        }
+        std::string why;
+        const int fd = open_real_directory(dir, st, &why);
+        if (fd < 0) return why;
         std::optional<std::string> problem = check_directory(fd, dir, must_own);
         close(fd);
         return problem;

@@ -13,6 +13,7 @@
 #include "mapptrack/ip.h"
 #include "mapptrack/log.h"
 #include "mapptrack/relay.h"
+#include "mapptrack/text.h"
 #include "mapptrack/target.h"
 #include "mapptrack/transport.h"
 
@@ -86,7 +87,6 @@ void forward_client_headers(const request_rec* r, std::vector<std::string>& head
     }
 }
 
-bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
 // On err_headers_out, so that every answer keeps them: refusals, 405, 500,
 // the GIF and the relayed answer alike.

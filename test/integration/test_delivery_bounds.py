@@ -2,30 +2,10 @@
 a slow track server gets a hit at most twice, one site's batching never delays
 another's, and MappTrackQueueSize is the child's total over all its threads."""
 
-import http.client
 import time
 
 from support import ID1, marker, settle, tracking
-
-
-class KeepAlive:
-    """One persistent connection: every request goes to the same child."""
-
-    def __init__(self, httpd):
-        self.httpd = httpd
-        self.conn = http.client.HTTPConnection("127.0.0.1", httpd.port, timeout=30)
-
-    def get(self, path, headers=None):
-        hdrs = {"Host": f"127.0.0.1:{self.httpd.port}", "User-Agent": "MappTrackTest/1.0"}
-        hdrs.update(headers or {})
-        self.conn.request("GET", path, headers=hdrs)
-        r = self.conn.getresponse()
-        r.read()
-        assert not r.will_close, "the server closed the keep-alive connection"
-        return r.status
-
-    def close(self):
-        self.conn.close()
+from test_delivery import KeepAlive
 
 
 def test_a_track_server_that_never_answers_in_time_gets_a_hit_twice_at_most(httpd, track_server):

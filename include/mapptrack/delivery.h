@@ -12,6 +12,7 @@ struct DeliveryOptions {
     unsigned batch_size = 50;       // hits per request; 1 = one GET per hit
     unsigned batch_delay_ms = 200;  // how long a batch may wait to fill
     std::string proxy;              // MappTrackOutboundProxy, or empty
+    std::uint32_t status_row = 0;   // the row of the server-wide figures (status.h) it counts in
 };
 
 struct Delivery {
@@ -29,6 +30,8 @@ struct Delivery {
     // Hash of the visitor (ever-ID, else IP and user agent): all hits of one
     // visitor go through the same delivery thread, so they stay in order.
     std::uint64_t visitor = 0;
+    // Read back from the spool (not stored): its delivery counts as replayed.
+    bool from_spool = false;
 };
 
 }  // namespace mapptrack

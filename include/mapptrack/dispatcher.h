@@ -25,6 +25,7 @@
 #include "mapptrack/metrics.h"
 #include "mapptrack/queue.h"
 #include "mapptrack/spool.h"
+#include "mapptrack/status.h"
 #include "mapptrack/transport.h"
 
 namespace mapptrack {
@@ -44,6 +45,10 @@ struct DispatcherOptions {
     std::chrono::milliseconds give_up_unresolvable{std::chrono::minutes(10)};
     Spool* spool = nullptr;  // not owned; nullptr: hits wait in memory, and are lost after `retries`
     EndpointResolver resolve;  // empty: every well-formed record is sent with default options
+    // Server-wide figures (not owned); nullptr: only this process's Metrics.
+    StatusTable* status = nullptr;
+    // LogLevel mapptrack:debug: each hit as sent, each delivery's outcome and time.
+    bool debug_log = false;
 };
 
 // Builds one transport per thread; `abort` is set when the drain deadline passes.
@@ -109,6 +114,23 @@ private:
                                     bool from_spool, bool* changed);
     bool validate_replayed(Delivery& record);
 
+    // The server-wide figures, counted in each hit's own row.
+    template <typename What>
+    void tally(const std::vector<Delivery>& hits, What what) noexcept {
+        if (options_.status) for (const Delivery& d : hits) options_.status->add(d.options.status_row, what);
+    }
+    template <typename What>
+    void tally(const Delivery& hit, What what) noexcept {
+        if (options_.status) options_.status->add(hit.options.status_row, what);
+    }
+    void publish_queue_depth() noexcept {
+        if (options_.status) options_.status->set_queue_depth(child_, queued_total_.load(std::memory_order_relaxed));
+    }
+    void record_error(const Delivery& hit, const std::string& why) noexcept;
+    // Redelivery thread: this child's spool bytes, and segments the spool
+    // dropped when full (counted in row 0: their hits' rows are not read).
+    void publish_spool_gauges() noexcept;
+
     DispatcherOptions options_;
     TransportFactory factory_;
     Logger log_;
@@ -144,6 +166,8 @@ private:
     std::unordered_map<std::string, std::set<std::string>> segment_endpoints_;
     std::int64_t next_scan_ms_ = 0;
     std::unique_ptr<Threads> threads_;
+    ChildId child_ = kNoChild;                // this process's gauges in options_.status
+    std::uint64_t spool_dropped_seen_ = 0;    // redelivery thread: the spool's dropped_full, as last counted
 };
 
 }  // namespace mapptrack

@@ -123,6 +123,8 @@ public:
     // Closes the current segment so that it can be replayed.
     void seal() noexcept;
 
+    // Bytes in this process's segments (appended, sealed, taken for replay).
+    std::uint64_t own_bytes() noexcept;
     const SpoolCounters& counters() const { return counters_; }
     const std::string& dir() const { return options_.dir; }
 

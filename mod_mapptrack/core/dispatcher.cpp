@@ -87,7 +87,16 @@ std::size_t Dispatcher::queued_now() const {
 }
 
 Dispatcher::~Dispatcher() {
+    if (options_.status && child_ != kNoChild) options_.status->release(child_);
     if (threads_ && threads_->pool) apr_pool_destroy(threads_->pool);
+}
+
+void Dispatcher::record_error(const Delivery& hit, const std::string& why) noexcept {
+    if (!options_.status) return;
+    try {
+        options_.status->error(hit.options.status_row, hit.endpoint + ": " + why, now_ms());
+    } catch (...) {
+    }
 }
 
 Dispatcher* Dispatcher::start(const DispatcherOptions& options, TransportFactory factory,
@@ -95,6 +104,7 @@ Dispatcher* Dispatcher::start(const DispatcherOptions& options, TransportFactory
     Dispatcher* d = nullptr;
     try {
         d = new Dispatcher(options, std::move(factory), log);
+        if (options.status) d->child_ = options.status->child(static_cast<int>(getpid()));
         if (apr_pool_create_unmanaged_ex(&d->threads_->pool, nullptr, nullptr) != APR_SUCCESS) {
             log(LogLevel::Error, "MT0001: cannot create a memory pool for the delivery threads");
             delete d;
@@ -147,13 +157,18 @@ Dispatcher* Dispatcher::start(const DispatcherOptions& options, TransportFactory
 DeliveryQueue::PushResult Dispatcher::enqueue(Delivery&& delivery) noexcept {
     // push() leaves `delivery` intact when it refuses it.
     DeliveryQueue& queue = *queues_[delivery.visitor % queues_.size()];
+    const RowId row = delivery.options.status_row;
     const auto result = queue.push(std::move(delivery));
     if (result == DeliveryQueue::PushResult::Queued) {
         Metrics::add(metrics_.queued, 1);
+        if (options_.status) options_.status->add(row, Count::Queued);
+        publish_queue_depth();
     } else if (result == DeliveryQueue::PushResult::Full && options_.spool) {
         try {
             if (options_.spool->append({delivery}) == 1) {
                 Metrics::add(metrics_.spilled, 1);
+                tally(delivery, Count::Queued);
+                tally(delivery, Count::Spooled);
                 if (spill_log_.allow(now_ms())) {
                     log_(LogLevel::Warn,
                          "MT0209: delivery queue full (" + std::to_string(options_.queue_capacity) +
@@ -168,6 +183,7 @@ DeliveryQueue::PushResult Dispatcher::enqueue(Delivery&& delivery) noexcept {
         Metrics::add(metrics_.dropped_queue_full, 1);
     } else if (result == DeliveryQueue::PushResult::Full) {
         Metrics::add(metrics_.dropped_queue_full, 1);
+        // Refused at the door: the page counts it (skipped:queue-full), it was never queued.
         if (full_log_.allow(now_ms())) {
             log_(LogLevel::Warn,
                  "MT0201: delivery queue full (" + std::to_string(options_.queue_capacity) +
@@ -185,6 +201,7 @@ void Dispatcher::run(Worker& worker) noexcept {
         std::unique_ptr<Transport> transport = factory_(&abort_);
         while (!abort_.load()) {
             std::vector<Delivery> batch = queue.pop_batch(std::chrono::milliseconds(100));
+            if (!batch.empty()) publish_queue_depth();
             if (batch.empty()) {
                 if (stopping_.load() && queue.size() == 0) break;
                 continue;
@@ -192,6 +209,7 @@ void Dispatcher::run(Worker& worker) noexcept {
             const std::string& endpoint = batch.front().endpoint;
             if (health_.given_up(endpoint, now_ms())) {
                 Metrics::add(metrics_.given_up, batch.size());
+                tally(batch, Drop::Unresolvable);
                 continue;  // counted; the redelivery thread logs it
             }
             // While an endpoint fails, its new hits wait behind the ones
@@ -227,8 +245,12 @@ std::vector<Delivery> Dispatcher::send(Transport& transport, std::vector<Deliver
         health_.on_timed_out(endpoint, timeout);
     }
     Metrics::add(metrics_.requests, 1);
+    tally(batch.front(), Count::Requests);
     if (std::any_of(batch.begin(), batch.end(), [](const Delivery& d) { return d.attempts > 0; })) {
         Metrics::add(metrics_.retries, 1);
+        for (const Delivery& d : batch) {
+            if (d.attempts > 0) tally(d, Count::Retried);
+        }
     }
     switch (classify(response)) {
         case Verdict::Delivered: {
@@ -236,6 +258,21 @@ std::vector<Delivery> Dispatcher::send(Transport& transport, std::vector<Deliver
             const bool was_failing = health_.failures(endpoint) > options_.retries;
             health_.on_delivered(endpoint, now_ms());
             Metrics::add(metrics_.delivered, n);
+            if (options_.status) {
+                const std::int64_t now = now_ms();
+                for (const Delivery& d : batch) {
+                    tally(d, Count::Sent);
+                    if (d.from_spool) tally(d, Count::Replayed);
+                    const std::int64_t waited = d.queued_ms > 0 && now > d.queued_ms ? now - d.queued_ms : 0;
+                    options_.status->latency(d.options.status_row, static_cast<std::uint64_t>(waited) * 1000);
+                }
+            }
+            if (options_.debug_log) {
+                log_(LogLevel::Debug, "MT0112: " + std::to_string(n) + " hit(s) delivered to " + endpoint +
+                                          " in " + std::to_string(now_ms() - started) + " ms (" +
+                                          describe_outcome(response) + ")");
+                for (const Delivery& d : batch) log_(LogLevel::Debug, "MT0113: sent " + endpoint + "/" + d.line);
+            }
             if (was_failing && recovery_log_.allow(now_ms())) {
                 log_(LogLevel::Notice, "MT0102: delivery to " + endpoint + " works again");
             }
@@ -244,6 +281,8 @@ std::vector<Delivery> Dispatcher::send(Transport& transport, std::vector<Deliver
         case Verdict::Rejected:
             if (response.outcome == OutboundResponse::Outcome::Invalid) {
                 Metrics::add(metrics_.invalid, n);
+                tally(batch, Drop::Invalid);
+                record_error(batch.front(), describe_outcome(response));
                 if (invalid_log_.allow(now_ms())) {
                     log_(LogLevel::Warn, "MT0107: " + std::to_string(n) + " hit(s) for " + endpoint +
                                              " cannot be sent (" + describe_outcome(response) +
@@ -263,6 +302,13 @@ std::vector<Delivery> Dispatcher::send(Transport& transport, std::vector<Deliver
                 return again;
             }
             Metrics::add(metrics_.rejected, n);
+            tally(batch, Drop::Rejected);
+            record_error(batch.front(), "refused with " + describe_outcome(response));
+            if (options_.debug_log) {
+                log_(LogLevel::Debug, "MT0114: " + std::to_string(n) + " hit(s) refused by " + endpoint +
+                                          " in " + std::to_string(now_ms() - started) + " ms (" +
+                                          describe_outcome(response) + ")");
+            }
             if (refused_log_.allow(now_ms())) {
                 log_(LogLevel::Warn, "MT0103: track server " + endpoint + " refused " + std::to_string(n) +
                                          " hit(s) with " + describe_outcome(response) +
@@ -274,6 +320,12 @@ std::vector<Delivery> Dispatcher::send(Transport& transport, std::vector<Deliver
     }
     health_.on_failed(endpoint, response.outcome, now_ms());
     if (why) *why = describe_outcome(response);
+    record_error(batch.front(), describe_outcome(response));
+    if (options_.debug_log) {
+        log_(LogLevel::Debug, "MT0115: " + std::to_string(n) + " hit(s) for " + endpoint + " not delivered after " +
+                                  std::to_string(now_ms() - started) + " ms (" + describe_outcome(response) +
+                                  "); tried again later");
+    }
     // A hit that may have reached the track server twice is not sent a third
     // time: a slow collector counts it at most twice.
     std::vector<Delivery> again;
@@ -283,6 +335,7 @@ std::vector<Delivery> Dispatcher::send(Transport& transport, std::vector<Deliver
         ++d.attempts;
         if (response.maybe_received && ++d.maybe_received >= 2) {
             ++twice;
+            tally(d, Drop::NotResent);
             continue;
         }
         again.push_back(std::move(d));
@@ -310,6 +363,7 @@ std::vector<Delivery> Dispatcher::after_failure(std::vector<Delivery>&& failed, 
         if (d.attempts == limit) ++reached;
         if (in_memory && d.attempts >= limit) {
             ++lost;
+            tally(d, abort_.load() || stopping_.load() ? Drop::LostAtStop : Drop::RetriesExhausted);
             continue;
         }
         waiting.push_back(std::move(d));
@@ -334,17 +388,20 @@ void Dispatcher::park(std::vector<Delivery>&& batch) noexcept {
             // Past the drain deadline: stop() spools what is parked.
         } else if (options_.spool) {
             if (to_spool(batch)) {
+                tally(batch, Count::Spooled);
                 std::lock_guard<std::mutex> lock(parked_mutex_);
                 wake_redelivery_ = true;
                 parked_wake_.notify_one();
                 return;
             }
             Metrics::add(metrics_.failed, n);  // the spool is full or unwritable (it logs why)
+            tally(batch, Drop::SpoolFull);
             return;
         }
         std::lock_guard<std::mutex> lock(parked_mutex_);
         if (parked_.size() + n > options_.queue_capacity) {
             Metrics::add(metrics_.failed, n);
+            tally(batch, Drop::QueueFull);
             if (full_log_.allow(now_ms())) {
                 log_(LogLevel::Warn, "MT0201: " + std::to_string(parked_.size()) +
                                          " hits wait for a failing track server and there is no spool: " +
@@ -357,6 +414,7 @@ void Dispatcher::park(std::vector<Delivery>&& batch) noexcept {
         parked_wake_.notify_one();
     } catch (...) {
         Metrics::add(metrics_.failed, n);
+        tally(batch, Drop::QueueFull);
     }
 }
 
@@ -402,6 +460,12 @@ bool Dispatcher::stop(Dispatcher* d) noexcept {
         const bool spooled = !left.empty() && d->to_spool(left, 200);
         const std::size_t lost = (spooled ? 0 : left.size()) + unknown;
         Metrics::add(d->metrics_.lost_at_stop, lost);
+        if (spooled) {
+            d->tally(left, Count::Spooled);
+        } else {
+            d->tally(left, Drop::LostAtStop);
+        }
+        if (d->options_.status && unknown) d->options_.status->add(0, Drop::LostAtStop, unknown);
         d->log_(LogLevel::Warn,
                 "MT0202: process stopping: " + std::to_string(left.size() + unknown) +
                     " queued hit(s) not delivered within " + std::to_string(deadline_ms) + " ms; " +

@@ -30,6 +30,7 @@ void Dispatcher::run_redelivery() noexcept {
             }
             retry_parked(*transport);
             replay_spool(*transport);
+            publish_spool_gauges();
             const std::int64_t now = now_ms();
             const std::int64_t due = health_.next_due_ms();
             const std::int64_t wait = due <= now ? 1 : std::min<std::int64_t>(100, due - now);
@@ -124,6 +125,7 @@ bool Dispatcher::validate_replayed(Delivery& record) {
     std::string why;
     if (!is_valid_spool_record(record, &why)) {
         Metrics::add(metrics_.invalid, 1);
+        tally(record, Drop::Invalid);  // row 0: no configuration is known for it
         if (record_log_.allow(now_ms())) {
             log_(LogLevel::Warn, "MT0109: a spool record was dropped, not sent: " + why + "; " +
                                      std::to_string(metrics_.invalid.load()) + " dropped so far");
@@ -134,6 +136,7 @@ bool Dispatcher::validate_replayed(Delivery& record) {
         std::optional<DeliveryOptions> resolved = options_.resolve(record.endpoint);
         if (!resolved) {
             Metrics::add(metrics_.invalid, 1);
+            tally(record, Drop::Unresolvable);  // row 0
             if (record_log_.allow(now_ms())) {
                 log_(LogLevel::Warn, "MT0109: a spool record was dropped, not sent: no configuration tracks to " +
                                          record.endpoint + " any more; " +
@@ -143,6 +146,7 @@ bool Dispatcher::validate_replayed(Delivery& record) {
         }
         record.options = std::move(*resolved);
     }
+    record.from_spool = true;
     if (record.options.batch_size > 1) record.cookies.clear();  // only single GETs send them
     return true;
 }
@@ -159,6 +163,7 @@ std::vector<Delivery> Dispatcher::redeliver(Transport& transport, std::vector<De
         }
         if (health_.given_up(r.endpoint, now_ms())) {
             Metrics::add(metrics_.given_up, 1);
+            tally(r, Drop::Unresolvable);
             *changed = true;
             if (given_up_log_.allow(now_ms())) {
                 log_(LogLevel::Error, "MT0108: the host of " + r.endpoint +
@@ -217,6 +222,7 @@ std::vector<Delivery> Dispatcher::redeliver(Transport& transport, std::vector<De
             if (s != suspects.end()) {
                 // The endpoint works; this hit fails each time it is tried.
                 Metrics::add(metrics_.invalid, 1);
+                tally(s->second, Drop::Invalid);
                 if (poison_log_.allow(now_ms())) {
                     log_(LogLevel::Warn, "MT0110: a hit for " + endpoint + " failed " +
                                              std::to_string(s->second.attempts) +
@@ -243,6 +249,16 @@ std::vector<Delivery> Dispatcher::redeliver(Transport& transport, std::vector<De
     for (auto& [endpoint, d] : suspects) kept.push_back(std::move(d));
     // Per endpoint the order is kept; across endpoints it does not matter.
     return kept;
+}
+
+void Dispatcher::publish_spool_gauges() noexcept {
+    if (!options_.status || !options_.spool) return;
+    options_.status->set_spool_bytes(child_, options_.spool->own_bytes());
+    const std::uint64_t dropped = options_.spool->counters().dropped_full.load(std::memory_order_relaxed);
+    if (dropped > spool_dropped_seen_) {
+        options_.status->add(0, Drop::SpoolFull, dropped - spool_dropped_seen_);
+        spool_dropped_seen_ = dropped;
+    }
 }
 
 }  // namespace mapptrack

@@ -515,6 +515,15 @@ void Spool::refuse_locked(const std::string& path, std::uint64_t dev, std::uint6
     }
 }
 
+std::uint64_t Spool::own_bytes() noexcept {
+    try {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return total_bytes_locked() - foreign_bytes_;
+    } catch (...) {
+        return 0;
+    }
+}
+
 std::uint64_t Spool::total_bytes_locked() const {
     std::uint64_t total = foreign_bytes_ + taken_bytes_ + (current_ ? current_->bytes : 0);
     for (const Segment& s : sealed_) total += s.bytes;

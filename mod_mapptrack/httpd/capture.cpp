@@ -12,6 +12,7 @@
 #include "guard.h"
 #include "lifecycle.h"
 #include "request_hit.h"
+#include "shared_memory.h"
 #include "sync_send.h"
 
 #include <http_core.h>
@@ -126,6 +127,11 @@ void set_outcome(request_rec* orig, request_rec* last, const char* outcome, cons
         apr_table_setn(r->subprocess_env, "MAPPTRACK", outcome);
         if (eid && *eid) apr_table_setn(r->subprocess_env, "MAPPTRACK_EID", eid);
     }
+    // The figures: every page, and why a page or response was skipped.
+    const char* ids = dir_config(last)->track_ids;
+    const auto skip = skip_from_outcome(outcome);
+    if (!skip || (*skip != Skip::NotPage && *skip != Skip::Unconfigured)) count(last->server, ids, Count::Pages);
+    count_outcome(last->server, ids, outcome);
 }
 
 RateLimit g_unconfigured_log{60000};

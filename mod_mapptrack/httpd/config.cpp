@@ -411,6 +411,14 @@ const char* set_spool_max_size(cmd_parms* cmd, void*, const char* arg) {
     return nullptr;
 }
 
+const char* set_inspect_size(cmd_parms* cmd, void*, const char* arg) {
+    if (const char* err = global_only(cmd)) return err;
+    long v;
+    if (!parse_number(arg, 1, 5000, &v)) return number_error(cmd, arg, 1, 5000, "hits");
+    server(cmd)->inspect_size = v;
+    return nullptr;
+}
+
 const char* set_relay_max_lines(cmd_parms* cmd, void*, const char* arg) {
     long v;
     if (!parse_number(arg, 1, 10000, &v)) return number_error(cmd, arg, 1, 10000, "lines");
@@ -505,6 +513,8 @@ const command_rec directives[] = {
     MT_ITERATE("MappTrackAllowDomain", add_allow_domain, RSRC_CONF, "host patterns .htaccess may track to"),
     MT_TAKE1("MappTrackSpoolDir", set_spool_dir, RSRC_CONF, "directory for hits that wait for delivery"),
     MT_TAKE1("MappTrackSpoolMaxSize", set_spool_max_size, RSRC_CONF, "bytes the spool may hold (K/M/G; 0: off)"),
+    MT_TAKE1("MappTrackInspectSize", set_inspect_size, RSRC_CONF,
+             "hits the mapptrack-inspect handler keeps, server-wide (default 200)"),
     MT_TAKE1("MappTrackRelayMaxLines", set_relay_max_lines, RSRC_CONF, "hit lines one relayed request may carry (413 above)"),
     MT_TAKE1("MappTrackRelayMaxBody", set_relay_max_body, RSRC_CONF, "bytes one relayed request body may have (413 above)"),
     MT_TAKE1("MappTrackMaxWaitingWorkers", set_max_waiting_workers, RSRC_CONF,

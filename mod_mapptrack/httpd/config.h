@@ -72,7 +72,8 @@ struct DirConfig {
     X(long long, spool_max_bytes, kUnset)           \
     X(long, relay_max_lines, kUnset)                \
     X(long, relay_max_body, kUnset)                 \
-    X(int, max_waiting_workers, kUnset)
+    X(int, max_waiting_workers, kUnset)            \
+    X(long, inspect_size, kUnset)
 
 struct ServerConfig {
 #define MAPPTRACK_DECLARE(type, name, unset) type name;
@@ -123,6 +124,7 @@ inline unsigned long long spool_max_bytes(const ServerConfig* c) {
 }
 inline unsigned long relay_max_lines(const ServerConfig* c) { return c->relay_max_lines == kUnset ? 100 : c->relay_max_lines; }
 inline unsigned long relay_max_body(const ServerConfig* c) { return c->relay_max_body == kUnset ? 256 * 1024 : c->relay_max_body; }
+inline unsigned inspect_size(const ServerConfig* c) { return c->inspect_size == kUnset ? 200 : unsigned(c->inspect_size); }
 // MappTrackMaxWaitingWorkers; kUnset: a quarter of MaxRequestWorkers (wait_limit.cpp).
 inline int max_waiting_workers(const ServerConfig* c) { return c->max_waiting_workers; }
 // MappTrackSpoolDir, default <DefaultRuntimeDir>/mapptrack; nullptr when the spool is off.

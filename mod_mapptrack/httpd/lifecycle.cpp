@@ -12,6 +12,7 @@
 #include "guard.h"
 #include "known_endpoints.h"
 #include "lifecycle.h"
+#include "shared_memory.h"
 #include "wait_limit.h"
 
 #include <http_core.h>
@@ -79,6 +80,7 @@ int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t* ptemp, server_rec* s
             }
             apr_pool_cleanup_register(pconf, nullptr, cleanup_curl, apr_pool_cleanup_null);
             create_wait_counter(pconf, s);
+            attach_shared_memory(pconf, s);  // without it, tracking goes on without figures (logged)
             const curl_version_info_data* info = curl_version_info(CURLVERSION_NOW);
             if (!(info->features & CURL_VERSION_ASYNCHDNS)) {
                 ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
@@ -127,6 +129,8 @@ void child_init(apr_pool_t* pchild, server_rec* s) {
             options.queue_capacity = queue_size(conf);
             options.retries = retries(conf);
             options.resolve = make_endpoint_resolver(s);
+            options.status = status_table();
+            options.debug_log = APLOG_IS_LEVEL(s, APLOG_DEBUG);
             if (const char* dir = spool_dir(pchild, conf)) {
                 SpoolOptions spool;
                 spool.dir = dir;

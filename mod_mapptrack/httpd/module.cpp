@@ -1,9 +1,11 @@
 // The module record and hook registration; everything else lives in the
-// files named for what they do (config, capture, lifecycle).
+// files named for what they do (config, capture, lifecycle, relay, status, inspector).
 #include "capture.h"
 #include "config.h"
+#include "inspect_handler.h"
 #include "lifecycle.h"
 #include "relay.h"
+#include "status_handler.h"
 
 namespace {
 
@@ -11,6 +13,8 @@ void register_hooks(apr_pool_t*) {
     mapptrack::httpd::register_lifecycle_hooks();
     mapptrack::httpd::register_capture_hooks();
     mapptrack::httpd::register_relay_hooks();
+    mapptrack::httpd::register_status_hooks();
+    mapptrack::httpd::register_inspect_hooks();
 }
 
 }  // namespace

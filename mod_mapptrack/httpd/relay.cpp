@@ -21,6 +21,7 @@
 #include "guard.h"
 #include "lifecycle.h"
 #include "relay.h"
+#include "shared_memory.h"
 #include "request_hit.h"
 #include "sync_send.h"
 #include "wait_limit.h"
@@ -111,8 +112,18 @@ int refuse(request_rec* r, int status, const std::string& reason) {
     return answer_text(r, status, reason);
 }
 
+// The figures of a relayed request: one per GET or POST answered.
+void count_relay(request_rec* r, const char* outcome) {
+    const char* ids = dir_config(r)->track_ids;
+    count(r->server, ids, Count::RelayRequests);
+    count_outcome(r->server, ids, outcome);
+}
+
 int answer_gif(request_rec* r, const char* outcome) {
-    if (outcome) apr_table_setn(r->subprocess_env, "MAPPTRACK", outcome);
+    if (outcome) {
+        apr_table_setn(r->subprocess_env, "MAPPTRACK", outcome);
+        count_relay(r, outcome);
+    }
     r->status = HTTP_OK;
     ap_set_content_type(r, "image/gif");
     const std::string_view gif = transparent_gif();
@@ -229,7 +240,9 @@ struct RelayedHits {
 int fall_back(request_rec* r, const DirConfig* conf, const RelayRoute& route, const RelayedHits& hits,
               const CookieList& cookies, const ClientFacts& client, std::string_view ever_id,
               bool maybe_received = false) {
-    const DeliveryOptions options = delivery_options(r->server);
+    DeliveryOptions options = delivery_options(r->server);
+    options.status_row = status_row(r->server, conf->track_ids);
+    count(r->server, conf->track_ids, Count::RelayFallbacks);
     // A batch never sends cookies, and an anonymous visitor's hit has none.
     const std::string queued_cookies =
         options.batch_size == 1 && !client.anonymous ? mapp_cookie_header(cookies) : std::string();
@@ -273,8 +286,10 @@ std::string join_lines(const std::vector<HitLine>& lines, const ClientFacts& cli
 }
 
 // The track server answered: pass back only what the site may serve as its own.
-void pass_back(request_rec* r, const DirConfig* conf, const OutboundResponse& response) {
+void pass_back(request_rec* r, const DirConfig* conf, const OutboundResponse& response, std::size_t hits) {
     apr_table_setn(r->subprocess_env, "MAPPTRACK", "sent");
+    count_relay(r, "sent");
+    if (classify(response) == Verdict::Delivered) count(r->server, conf->track_ids, Count::Sent, hits);
     r->status = response.status >= 200 && response.status < 600 ? static_cast<int>(response.status)
                                                                   : HTTP_BAD_GATEWAY;
     const char* cookie_domain = conf->cookie_domain ? conf->cookie_domain : "";
@@ -453,6 +468,14 @@ int relay(request_rec* r) {
         TransportPool* pool = transport_pool();
         if (pool) response = pool->acquire()->perform(request);
     }
+    if (response.outcome != OutboundResponse::Outcome::Invalid) count(r->server, conf->track_ids, Count::Requests);
+    if (classify(response) != Verdict::Delivered) {
+        if (StatusTable* table = status_table()) {
+            table->error(status_row(r->server, conf->track_ids),
+                         std::string(conf->domain) + "/" + route.ids + " (relay): " + describe_outcome(response),
+                         now_ms());
+        }
+    }
     if (response.outcome == OutboundResponse::Outcome::Invalid) {
         // The request could not even be made; queueing it would fail the same way.
         return answer_gif(r, "skipped:invalid-request");
@@ -465,7 +488,7 @@ int relay(request_rec* r) {
         }
         return fall_back(r, conf, route, hits, cookies, client, identity.ever_id, response.maybe_received);
     }
-    pass_back(r, conf, response);
+    pass_back(r, conf, response, hits.body_lines.size() + (hits.hit_rest && !hits.clean_query.empty() ? 1 : 0));
     return OK;
 }
 

@@ -16,6 +16,7 @@
 #include "mapptrack/referrer.h"
 
 #include "request_hit.h"
+#include "shared_memory.h"
 
 #include <http_core.h>
 #include <http_log.h>
@@ -291,6 +292,7 @@ Delivery make_delivery(const request_rec* last, const DirConfig* conf, const Hit
         }
     }
     delivery.options = delivery_options(last->server);
+    delivery.options.status_row = status_row(last->server, conf->track_ids);
     // Only a single GET sends the visitor's cookies; a batched hit keeps none.
     if (!hit.anonymous && (send_now || delivery.options.batch_size <= 1)) delivery.cookies = mapp_cookie_header(cookies);
     delivery.queued_ms = now_ms();

@@ -11,6 +11,7 @@
 #include "mapptrack/transport.h"
 
 #include "lifecycle.h"
+#include "shared_memory.h"
 #include "sync_send.h"
 #include "wait_limit.h"
 
@@ -60,6 +61,7 @@ bool send_now(request_rec* r, const DirConfig* conf, Delivery& delivery) {
     request.proxy = delivery.options.proxy;
     if (!delivery.cookies.empty()) request.headers.push_back("Cookie: " + delivery.cookies);
     OutboundResponse response;
+    const std::int64_t started = now_ms();
     {
         // Held only while waiting on the track server (wait_limit.h).
         WaitSlot slot = try_wait_slot();
@@ -69,7 +71,18 @@ bool send_now(request_rec* r, const DirConfig* conf, Delivery& delivery) {
         }
         response = pool->acquire()->perform(request);
     }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "MT0116: sync: %s/%s: %s in %" APR_INT64_T_FMT " ms",
+                  delivery.endpoint.c_str(), delivery.line.c_str(), describe_outcome(response).c_str(),
+                  static_cast<apr_int64_t>(now_ms() - started));
+    StatusTable* table = status_table();
+    if (table && response.outcome != OutboundResponse::Outcome::Invalid) {
+        table->add(delivery.options.status_row, Count::Requests);
+    }
     if (classify(response) != Verdict::Delivered) {
+        if (table) {
+            table->error(delivery.options.status_row,
+                         delivery.endpoint + " (sync): " + describe_outcome(response), now_ms());
+        }
         if (response.maybe_received) delivery.maybe_received = 1;
         if (g_sync_failure_log.allow(now_ms())) {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
@@ -77,6 +90,11 @@ bool send_now(request_rec* r, const DirConfig* conf, Delivery& delivery) {
                           delivery.endpoint.c_str(), describe_outcome(response).c_str());
         }
         return false;
+    }
+    if (table) {
+        table->add(delivery.options.status_row, Count::Sent);
+        const std::int64_t waited = now_ms() - delivery.queued_ms;
+        table->latency(delivery.options.status_row, static_cast<std::uint64_t>(waited > 0 ? waited : 0) * 1000);
     }
     // The same filter as the relay: only Mapp cookies, Path=/, clean values.
     // A cookie name this response already sets is not set twice: the module's

@@ -164,3 +164,30 @@ def test_example_relay_relays_the_pixel(httpd, track_server):
     log = open(os.path.join(httpd.root, "logs", "example-relay-access.log")).read()
     assert re.search(rf"GET /analytics/{EXAMPLE_ID}/wt\?\S*{m}\S* HTTP/1.1\" 200 43 mapptrack=sent",
                      log), log
+
+
+def test_example_status_shows_figures_and_inspected_hits(httpd, track_server):
+    text = read("example-status.conf")
+    assert "Require local" in text
+    d = os.path.join(httpd.root, "conf", "examples")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "example-status.conf"), "w") as f:
+        f.write(text)
+    body = (f'Include "{d}/example-status.conf"\nMappTrack On\nMappTrackId {EXAMPLE_ID}\n'
+            f"MappTrackDomain http://127.0.0.1:{httpd.port}/mapptrack-inspect\nMappTrackBatchSize 1\n")
+    httpd.start(body)
+    m = marker()
+    assert httpd.get(f"/page.html?m={m}").status == 200
+    import json
+    import time
+    deadline = time.time() + 10
+    while True:
+        hits = json.loads(httpd.get("/mapptrack-inspect/?format=json").body)["hits"]
+        if any(m in h["line"] for h in hits):
+            break
+        assert time.time() < deadline, hits
+        time.sleep(0.1)
+    assert [h["violations"] for h in hits if m in h["line"]] == [[]]
+    doc = json.loads(httpd.get("/mapptrack-status").body)
+    assert doc["totals"]["sent"] == 1 and doc["totals"]["pages"] == 1
+    assert "mapptrack_hits_sent_total" in httpd.get("/mapptrack-status?format=prometheus").body.decode()

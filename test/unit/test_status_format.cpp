@@ -1,0 +1,3 @@
+#include <CppUTest/TestHarness.h>
+#include "mapptrack/status_format.h"
+TEST_GROUP(status_format_stub){};

@@ -20,12 +20,12 @@ if ! [[ $seconds =~ ^[0-9]+$ ]]; then
   echo "usage: scripts/fuzz.sh [seconds-per-target] [target…]" >&2
   exit 2
 fi
-all_targets=(cookies identity query_encode hit spool relay track_domain)
+all_targets=(cookies identity query_encode hit spool relay track_domain inspect)
 if (($# > 0)); then targets=("$@"); else targets=("${all_targets[@]}"); fi
 
 # Longest input each target is given (libFuzzer's -max_len): long enough to
 # reach the size limits the code enforces (7 KB hit lines, 16 KB foreign lines).
-declare -A max_len=([hit]=12000 [relay]=17000 [spool]=4096 [track_domain]=512
+declare -A max_len=([hit]=12000 [inspect]=12000 [relay]=17000 [spool]=4096 [track_domain]=512
                     [cookies]=4096 [identity]=4096 [query_encode]=4096)
 
 # --- what the build needs (only the missing packages, as root) --------------

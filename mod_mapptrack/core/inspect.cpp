@@ -249,7 +249,10 @@ InspectedHit inspect_hit(std::string_view track_ids, std::string_view line, std:
             hit.violations.push_back(param.key + ": the value is " + std::to_string(chars(param.value)) +
                                      " characters, over 255");
         }
-        if (param.key == "eor") eor_at = count;
+        if (param.key == "eor") {
+            eor_at = count;
+            if (param.value != "1") hit.violations.push_back("eor: \"" + shown(param.value) + "\", not 1");
+        }
         if (param.key == "eid") hit.ever_id = param.value;
         if (param.key == "X-WT-IP") hit.ip = param.value;
         if (param.key == "X-WT-UA") hit.user_agent = param.value;

@@ -48,7 +48,7 @@ Slot* slot(unsigned char* base, std::size_t i) {
 
 std::uint32_t copy_cut(char* out, std::string_view in, std::size_t max) {
     const std::size_t n = std::min(in.size(), max);
-    std::memcpy(out, in.data(), n);
+    if (n) std::memcpy(out, in.data(), n);  // an empty view may have no data
     return static_cast<std::uint32_t>(n);
 }
 

@@ -82,7 +82,7 @@ std::uint64_t hash(std::string_view a, std::string_view b) {
 std::string_view cut(std::string_view s) { return s.substr(0, std::min(s.size(), kMaxKey)); }
 
 void set_key(char* out, std::string_view s) {
-    std::memcpy(out, s.data(), s.size());
+    if (!s.empty()) std::memcpy(out, s.data(), s.size());
     out[s.size()] = '\0';
 }
 
@@ -262,7 +262,7 @@ void StatusTable::error(RowId row, std::string_view message, std::int64_t when_m
     // Another writer holds it: this one is not the last error anyway.
     if ((seq & 1) || !r.error_seq.compare_exchange_strong(seq, seq + 1, std::memory_order_acquire)) return;
     const std::size_t n = std::min(message.size(), kMaxErrorText);
-    std::memcpy(r.error, message.data(), n);
+    if (n) std::memcpy(r.error, message.data(), n);
     r.error[n] = '\0';
     r.error_len.store(static_cast<std::uint32_t>(n), std::memory_order_relaxed);
     r.error_ms.store(when_ms, std::memory_order_relaxed);

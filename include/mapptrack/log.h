@@ -10,13 +10,17 @@ namespace mapptrack {
 
 enum class LogLevel { Error, Warn, Notice, Info, Debug };
 
-using LogSink = void (*)(void* baton, LogLevel level, const std::string& message) noexcept;
+// `file` and `line` are the call site's, so that httpd's log (ErrorLogFormat
+// %F, or LogLevel debug) shows where a core message comes from.
+using LogSink = void (*)(void* baton, LogLevel level, const std::string& message, const char* file,
+                         int line) noexcept;
 
 struct Logger {
     LogSink sink = nullptr;
     void* baton = nullptr;
 
-    void operator()(LogLevel level, const std::string& message) const noexcept;
+    void operator()(LogLevel level, const std::string& message, const char* file = __builtin_FILE(),
+                    int line = __builtin_LINE()) const noexcept;
 };
 
 // Lets a message through at most once per interval (lock-free, any thread).

@@ -403,7 +403,7 @@ void Dispatcher::park(std::vector<Delivery>&& batch) noexcept {
             Metrics::add(metrics_.failed, n);
             tally(batch, Drop::QueueFull);
             if (full_log_.allow(now_ms())) {
-                log_(LogLevel::Warn, "MT0201: " + std::to_string(parked_.size()) +
+                log_(LogLevel::Warn, "MT0210: " + std::to_string(parked_.size()) +
                                          " hits wait for a failing track server and there is no spool: " +
                                          std::to_string(n) + " more dropped. Set MappTrackSpoolMaxSize");
             }

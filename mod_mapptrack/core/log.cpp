@@ -5,8 +5,8 @@
 
 namespace mapptrack {
 
-void Logger::operator()(LogLevel level, const std::string& message) const noexcept {
-    if (sink) sink(baton, level, message);
+void Logger::operator()(LogLevel level, const std::string& message, const char* file, int line) const noexcept {
+    if (sink) sink(baton, level, message, file, line);
 }
 
 bool RateLimit::allow(std::int64_t now) noexcept {

@@ -138,7 +138,7 @@ bool Dispatcher::validate_replayed(Delivery& record) {
             Metrics::add(metrics_.invalid, 1);
             tally(record, Drop::Unresolvable);  // row 0
             if (record_log_.allow(now_ms())) {
-                log_(LogLevel::Warn, "MT0109: a spool record was dropped, not sent: no configuration tracks to " +
+                log_(LogLevel::Warn, "MT0117: a spool record was dropped, not sent: no configuration tracks to " +
                                          record.endpoint + " any more; " +
                                          std::to_string(metrics_.invalid.load()) + " dropped so far");
             }

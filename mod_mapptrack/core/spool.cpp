@@ -624,7 +624,7 @@ std::size_t Spool::append(const std::vector<Delivery>& deliveries, int wait_ms) 
         if (total_bytes_locked() + data.size() > options_.max_bytes) {
             counters_.dropped_full.fetch_add(deliveries.size(), std::memory_order_relaxed);
             if (full_log_.allow(now_ms())) {
-                log_(LogLevel::Error, "MT0204: spool " + options_.dir + " is full: " +
+                log_(LogLevel::Error, "MT0211: spool " + options_.dir + " is full: " +
                                           std::to_string(deliveries.size()) + " hit(s) dropped");
             }
             return 0;
@@ -652,7 +652,7 @@ std::size_t Spool::append(const std::vector<Delivery>& deliveries, int wait_ms) 
             }
             if (!write_all(current_->fd, std::string_view(data).substr(at, bytes))) {
                 if (write_log_.allow(now_ms())) {
-                    log_(LogLevel::Error, "MT0205: cannot write to " + current_->path + ": " + std::strerror(errno) +
+                    log_(LogLevel::Error, "MT0212: cannot write to " + current_->path + ": " + std::strerror(errno) +
                                               "; " + std::to_string(deliveries.size() - written) + " hit(s) lost");
                 }
                 break;
@@ -799,7 +799,7 @@ std::optional<Spool::Taken> Spool::take_one(const std::function<bool(const std::
                 remember_refused_locked(static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino));
             }
             if (read_log_.allow(now_ms())) {
-                log_(LogLevel::Error, "MT0206: cannot read spool file " + segment->path + ": " + reason +
+                log_(LogLevel::Error, "MT0214: cannot read spool file " + segment->path + ": " + reason +
                                           "; it is skipped and left for the next start");
             }
             close(segment->fd);
@@ -860,7 +860,7 @@ void Spool::done(Taken&& taken, const std::vector<Delivery>& not_delivered) noex
         if (ftruncate(taken.fd, 0) != 0 || pwrite(taken.fd, data.data(), data.size(), 0) !=
                                                static_cast<ssize_t>(data.size())) {
             if (write_log_.allow(now_ms())) {
-                log_(LogLevel::Error, "MT0205: cannot rewrite spool file " + taken.path + ": " + std::strerror(errno));
+                log_(LogLevel::Error, "MT0213: cannot rewrite spool file " + taken.path + ": " + std::strerror(errno));
             }
         }
         // Back where it stood: the segments after it are younger.

@@ -150,7 +150,7 @@ std::optional<Skip> skip_from_outcome(std::string_view outcome) noexcept {
         if (n.size() != reason.size()) continue;
         bool same = true;
         for (std::size_t k = 0; k < n.size() && same; ++k) {
-            same = n[k] == reason[k] || (n[k] == '_' && reason[k] == '-');
+            same = n[k] == '_' ? reason[k] == '-' : n[k] == reason[k];  // outcomes spell names with '-'
         }
         if (same) return static_cast<Skip>(i);
     }
@@ -336,7 +336,7 @@ StatusSnapshot StatusTable::snapshot() const {
                 break;
             }
         }
-        any |= !s.last_error.empty();
+        any |= !s.last_error.empty() || s.latency_count != 0;
         if (i == 0 && !any) continue;  // "(other)" only when it counted something
         found.emplace_back(i == 0 ? 0 : row.order.load(std::memory_order_relaxed), std::move(s));
     }

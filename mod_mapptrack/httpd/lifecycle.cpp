@@ -34,7 +34,8 @@ std::atomic<TransportPool*> g_transport_pool{nullptr};
 Spool* g_spool = nullptr;
 server_rec* g_main_server = nullptr;
 
-void log_to_httpd(void*, LogLevel level, const std::string& message) noexcept {
+// The core's messages, logged with their own call site (not this line).
+void log_to_httpd(void*, LogLevel level, const std::string& message, const char* file, int line) noexcept {
     int ap_level = APLOG_ERR;
     switch (level) {
         case LogLevel::Error: ap_level = APLOG_ERR; break;
@@ -43,7 +44,7 @@ void log_to_httpd(void*, LogLevel level, const std::string& message) noexcept {
         case LogLevel::Info: ap_level = APLOG_INFO; break;
         case LogLevel::Debug: ap_level = APLOG_DEBUG; break;
     }
-    ap_log_error(APLOG_MARK, ap_level, 0, g_main_server, "%s", message.c_str());
+    ap_log_error_(file, line, APLOG_MODULE_INDEX, ap_level, 0, g_main_server, "%s", message.c_str());
 }
 
 apr_status_t cleanup_curl(void*) {
@@ -63,7 +64,7 @@ int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t* ptemp, server_rec* s
                 // User: never through a symlink, never shared with others.
                 if (const auto problem = prepare_spool_directory(dir, ap_unixd_config.user_id,
                                                                  ap_unixd_config.group_id)) {
-                    ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "MT0016: MappTrackSpoolDir %s cannot be used: %s",
+                    ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "MT0019: MappTrackSpoolDir %s cannot be used: %s",
                                  dir, problem->c_str());
                     return HTTP_INTERNAL_SERVER_ERROR;
                 }

@@ -523,7 +523,7 @@ def test_spool_record_of_an_earlier_version_is_still_replayed(httpd, track_serve
 
 def test_queue_overflow_with_full_spool_drops_counted_memory_bounded(httpd, track_server):
     queue, spool_max = 50, 64 * 1024
-    allow(httpd, "MT0101", "MT0102", "MT0202", "MT0204", "MT0209", required=("MT0204",))
+    allow(httpd, "MT0101", "MT0102", "MT0202", "MT0204", "MT0209", "MT0211", required=("MT0204",))
     httpd.start(tracking(batch=10, delay=100)
                 + f"MappTrackQueueSize {queue}\nMappTrackSpoolMaxSize 64K\nMappTrackRetries 1\n")
     spool = os.path.join(httpd.root, "run", "mapptrack")
@@ -545,7 +545,7 @@ def test_queue_overflow_with_full_spool_drops_counted_memory_bounded(httpd, trac
     for pid in children(httpd):
         peak[pid] = max(peak.get(pid, 0), rss_kib(pid))
     out = outcomes(httpd, served)
-    m = httpd.wait_log(r"MT0204: spool \S+ is full")
+    m = httpd.wait_log(r"MT02(?:04|11): spool \S+ is full")
     nchildren = len(peak)
     base_max = max(base.values())
     growth = max(peak.values()) - base_max
@@ -581,7 +581,7 @@ def test_queue_overflow_with_full_spool_drops_counted_memory_bounded(httpd, trac
 def test_spool_size_limit_holds_for_all_children_together(httpd, track_server):
     """MappTrackSpoolMaxSize is for the directory (design: 'all segments together'),
     not for each child: several children writing at once must not pass it."""
-    allow(httpd, "MT0101", "MT0204", "MT0202", "MT0209")
+    allow(httpd, "MT0101", "MT0204", "MT0202", "MT0209", "MT0211")
     httpd.start(tracking(batch=10, delay=100)
                 + "MappTrackQueueSize 20\nMappTrackSpoolMaxSize 64K\nMappTrackRetries 0\n")
     spool = os.path.join(httpd.root, "run", "mapptrack")
@@ -723,7 +723,7 @@ def test_spool_dir_that_cannot_be_made_fails_configtest(httpd, where):
     ok, out = httpd.configtest(tracking() + f'MappTrackSpoolDir "{path}"\n')
     print(f"\n[{where}] {out.strip()}")
     assert not ok
-    assert re.search(rf"MT0016: MappTrackSpoolDir {re.escape(path)} cannot be used: "
+    assert re.search(rf"MT00(?:16|19): MappTrackSpoolDir {re.escape(path)} cannot be used: "
                      r"(its parent is not an existing directory|it is not a directory)", out), out
     # without a spool (size 0) the directory is not used at all
     ok, out = httpd.configtest(tracking() + f'MappTrackSpoolDir "{path}"\nMappTrackSpoolMaxSize 0\n')
@@ -738,7 +738,7 @@ def test_spool_dir_that_cannot_be_created_stops_the_start(httpd):
                        env=httpd.env(), timeout=30)
     log = httpd.error_log() + p.stdout + p.stderr
     assert p.returncode != 0, log
-    assert f"MT0016: MappTrackSpoolDir {path} cannot be used: cannot create it" in log, log
+    assert f"MT0019: MappTrackSpoolDir {path} cannot be used: cannot create it" in log, log
 
 
 # -- 9. prefork: SIGTERM while the request thread holds the spool's lock -------------------
@@ -753,7 +753,7 @@ def test_prefork_sigterm_inside_spool_append_does_not_hang_the_child(httpd, trac
         pytest.skip("only prefork runs the child's exit in a signal handler")
     if not shutil.which("gdb"):
         pytest.skip("needs gdb")
-    allow(httpd, "MT0101", "MT0202", "MT0203", "MT0204", "MT0209")
+    allow(httpd, "MT0101", "MT0202", "MT0203", "MT0204", "MT0209", "MT0211")
     httpd.start(tracking(batch=10, delay=100) + "MappTrackQueueSize 1\nMappTrackRetries 0\n")
     track_server.down()
     load = Load(httpd, clients=4).start()

@@ -18,7 +18,7 @@ from support import ID1, ID4, marker, settle, tracking
 from test_delivery import KeepAlive, allow, delivered, spool_files, wait_delivered
 
 # Messages a failing endpoint makes the module log (rate-limited).
-FAILURE_IDS = ("MT0101", "MT0102", "MT0105", "MT0107", "MT0109", "MT0110", "MT0301")
+FAILURE_IDS = ("MT0101", "MT0102", "MT0105", "MT0107", "MT0109", "MT0110", "MT0117", "MT0301")
 
 TENANT = """
 <Directory "@DOCROOT@/tenant">

@@ -80,7 +80,7 @@ def test_symlinked_spool_dir_is_refused_and_root_never_chowns_its_target(httpd, 
     """The attacker (www-data) makes the configured spool path a symlink to a
     directory it wants to own, or to one it owns: the server does not start,
     says why, and the target's owner and mode are what they were."""
-    allow(httpd, "MT0016")
+    allow(httpd, "MT0016", "MT0019")
     target = os.path.join(httpd.root, "target")
     os.makedirs(target)
     os.chmod(target, 0o700)
@@ -92,7 +92,7 @@ def test_symlinked_spool_dir_is_refused_and_root_never_chowns_its_target(httpd, 
     os.symlink(target, spool)
     before = stat_of(target), stat_of(os.path.join(target, "secret"))
     body = tracking() + f'MappTrackSpoolDir "{spool}"\n'
-    reason = rf"MT0016: MappTrackSpoolDir {re.escape(spool)} cannot be used: it is a symbolic link"
+    reason = rf"MT00(?:16|19): MappTrackSpoolDir {re.escape(spool)} cannot be used: it is a symbolic link"
 
     ok, out = httpd.configtest(body)
     assert not ok and re.search(reason, out), out
@@ -107,7 +107,7 @@ def test_symlinked_spool_dir_is_refused_and_root_never_chowns_its_target(httpd, 
 def test_symlink_to_a_root_file_as_spool_dir_gives_nothing_away(httpd):
     """The classic: the spool path is a symlink to a file of root's (here one in
     the server root); starting must not hand it to www-data."""
-    allow(httpd, "MT0016")
+    allow(httpd, "MT0016", "MT0019")
     victim = os.path.join(httpd.root, "conf", "victim.conf")
     with open(victim, "w") as f:
         f.write("# root's\n")
@@ -124,11 +124,11 @@ def test_symlink_to_a_root_file_as_spool_dir_gives_nothing_away(httpd):
 @pytest.mark.parametrize("mode", [0o777, 0o1777, 0o770, 0o702])
 def test_group_or_world_writable_spool_dir_is_refused(httpd, mode):
     """Anyone who may write there could plant hits or delete the real ones."""
-    allow(httpd, "MT0016")
+    allow(httpd, "MT0016", "MT0019")
     spool = make_spool(httpd)
     os.chmod(spool, mode)
     body = tracking() + f'MappTrackSpoolDir "{spool}"\n'
-    reason = (rf"MT0016: MappTrackSpoolDir {re.escape(spool)} cannot be used: it is group- or "
+    reason = (rf"MT00(?:16|19): MappTrackSpoolDir {re.escape(spool)} cannot be used: it is group- or "
               rf"world-writable.*chmod 0700 {re.escape(spool)}")
     ok, out = httpd.configtest(body)
     assert not ok and re.search(reason, out), out
@@ -140,7 +140,7 @@ def test_group_or_world_writable_spool_dir_is_refused(httpd, mode):
 def test_spool_dir_owned_by_another_user_is_refused_and_not_chowned(httpd):
     """A directory of `nobody`'s: the server says whose it is and what to do,
     and does not take it over."""
-    allow(httpd, "MT0016")
+    allow(httpd, "MT0016", "MT0019")
     nobody = pwd.getpwnam("nobody")
     spool = os.path.join(httpd.root, "spool")
     os.makedirs(spool)
@@ -148,7 +148,7 @@ def test_spool_dir_owned_by_another_user_is_refused_and_not_chowned(httpd):
     os.chown(spool, nobody.pw_uid, nobody.pw_gid)
     rc, log = start_fails(httpd, tracking() + f'MappTrackSpoolDir "{spool}"\n')
     assert rc != 0, log
-    assert re.search(rf"MT0016: MappTrackSpoolDir {re.escape(spool)} cannot be used: it is owned by "
+    assert re.search(rf"MT00(?:16|19): MappTrackSpoolDir {re.escape(spool)} cannot be used: it is owned by "
                      rf"uid {nobody.pw_uid}, not by User.*chown \S+ {re.escape(spool)}", log), log
     assert os.stat(spool).st_uid == nobody.pw_uid
 
@@ -236,7 +236,7 @@ def test_planted_records_reach_only_the_configured_endpoint_as_hits(httpd, track
     record naming track_server2 as its proxy with a timeout of 0, a line that
     walks to another path, a cookie that injects a header. track_server2 gets
     nothing; the configured track server gets only the good hits, as hits."""
-    allow(httpd, "MT0109", "MT0207")
+    allow(httpd, "MT0109", "MT0117", "MT0207")
     spool = make_spool(httpd)
     ms, good = good_records(httpd, track_server, 4)
     base = int(time.time() * 1000) - 600_000

@@ -141,7 +141,7 @@ struct LogRecord {
     std::atomic<std::uint64_t> lost_seen{0};
 };
 
-void record_log(void* baton, LogLevel, const std::string& message) noexcept
+void record_log(void* baton, LogLevel, const std::string& message, const char*, int) noexcept
 {
     auto* log = static_cast<LogRecord*>(baton);
     try {

@@ -17,6 +17,7 @@ struct OutboundRequest {
     std::vector<std::string> headers;  // "Name: value"
     unsigned timeout_ms = 2000;        // whole transfer; connecting gets at most this
     std::string proxy;                 // MappTrackOutboundProxy, or empty for none
+    bool keep_headers = false;         // fill OutboundResponse::headers (tracing)
 };
 
 struct OutboundResponse {
@@ -33,7 +34,13 @@ struct OutboundResponse {
     std::string location;                  // for redirects (optout.php?redirect=…)
     std::string body;                      // capped
     std::vector<std::string> set_cookies;  // raw Set-Cookie values
+    // With keep_headers: the answer's status line and header lines, without
+    // CRLF (bounded: kMaxKeptHeaders lines of at most kMaxKeptHeaderBytes).
+    std::vector<std::string> headers;
 };
+
+inline constexpr std::size_t kMaxKeptHeaders = 100;
+inline constexpr std::size_t kMaxKeptHeaderBytes = 8192;
 
 class Transport {
 public:

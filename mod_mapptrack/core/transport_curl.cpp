@@ -36,6 +36,7 @@ private:
     CurlTransportOptions options_;
     CURL* handle_;
     OutboundResponse* current_ = nullptr;
+    bool keep_headers_ = false;
     char error_[CURL_ERROR_SIZE] = {0};
 };
 
@@ -71,6 +72,14 @@ size_t CurlTransport::on_header(char* data, size_t size, size_t count, void* sel
     const std::string_view line(data, n);
     try {
         OutboundResponse& r = *t->current_;
+        if (t->keep_headers_) {
+            if (line.rfind("HTTP/", 0) == 0) r.headers.clear();
+            std::string_view kept = line;
+            while (!kept.empty() && (kept.back() == '\r' || kept.back() == '\n')) kept.remove_suffix(1);
+            if (!kept.empty() && r.headers.size() < kMaxKeptHeaders) {
+                r.headers.emplace_back(kept.substr(0, kMaxKeptHeaderBytes));
+            }
+        }
         if (line.rfind("HTTP/", 0) == 0) {  // a new response (after 100 Continue, say)
             r.set_cookies.clear();
             r.content_type.clear();
@@ -142,6 +151,7 @@ OutboundResponse CurlTransport::perform(const OutboundRequest& request) {
     }
 
     current_ = &response;
+    keep_headers_ = request.keep_headers;
     const CURLcode rc = curl_easy_perform(h);
     current_ = nullptr;
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);

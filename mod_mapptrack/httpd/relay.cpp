@@ -91,6 +91,22 @@ void forward_client_headers(const request_rec* r, std::vector<std::string>& head
 
 // On err_headers_out, so that every answer keeps them: refusals, 405, 500,
 // the GIF and the relayed answer alike.
+// LogLevel mapptrack:trace1: what went to the track server and what came
+// back, headers included (they hold the visitor's IP and cookies: trace only).
+void trace_upstream_request(const request_rec* r, const OutboundRequest& request) {
+    std::string headers;
+    for (const std::string& h : request.headers) headers += " | " + h;
+    ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "MT0306: relay request to the track server: %s %s (%" APR_SIZE_T_FMT " body bytes)%s",
+                  request.post ? "POST" : "GET", request.url.c_str(), request.body.size(), headers.c_str());
+}
+
+void trace_upstream_answer(const request_rec* r, const OutboundResponse& response) {
+    std::string headers;
+    for (const std::string& h : response.headers) headers += " | " + h;
+    ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "MT0307: relay answer from the track server: %s (%" APR_SIZE_T_FMT " body bytes)%s",
+                  describe_outcome(response).c_str(), response.body.size(), headers.c_str());
+}
+
 void add_relay_headers(request_rec* r) {
     apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
     apr_table_setn(r->err_headers_out, "Content-Security-Policy", kRelayContentSecurityPolicy);
@@ -456,6 +472,8 @@ int relay(request_rec* r) {
         request.headers.push_back("Content-Type: " + (type ? clean_header_value(type) : std::string("text/plain")));
     }
 
+    const bool trace = APLOGrtrace1(r);
+    request.keep_headers = trace;
     OutboundResponse response;
     {
         // Held only while waiting on the track server, so a hanging one can
@@ -466,7 +484,9 @@ int relay(request_rec* r) {
             return fall_back(r, conf, route, hits, cookies, client, identity.ever_id);
         }
         TransportPool* pool = transport_pool();
+        if (trace) trace_upstream_request(r, request);
         if (pool) response = pool->acquire()->perform(request);
+        if (trace) trace_upstream_answer(r, response);
     }
     if (response.outcome != OutboundResponse::Outcome::Invalid) count(r->server, conf->track_ids, Count::Requests);
     if (classify(response) != Verdict::Delivered) {

@@ -24,10 +24,11 @@ CONFIG_CPP = os.path.join(CODE_DIR, "httpd", "config.cpp")
 DIRECTIVES_MD = os.path.join(REPO, "docs", "directives.md")
 OPERATIONS_MD = os.path.join(REPO, "docs", "operations.md")
 
-LEVELS = ["emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"]  # most severe first
+LEVELS = ["emerg", "alert", "crit", "error", "warn", "notice", "info", "debug", "trace1"]  # most severe first
 CODE_LEVEL = {
     "APLOG_EMERG": "emerg", "APLOG_ALERT": "alert", "APLOG_CRIT": "crit", "APLOG_ERR": "error",
     "APLOG_WARNING": "warn", "APLOG_NOTICE": "notice", "APLOG_INFO": "info", "APLOG_DEBUG": "debug",
+    "APLOG_TRACE1": "trace1",
     "LogLevel::Emerg": "emerg", "LogLevel::Alert": "alert", "LogLevel::Crit": "crit",
     "LogLevel::Error": "error", "LogLevel::Warn": "warn", "LogLevel::Notice": "notice",
     "LogLevel::Info": "info", "LogLevel::Debug": "debug",
@@ -249,7 +250,7 @@ def test_every_message_id_is_in_the_operations_list():
             problems.append(f"{rel(OPERATIONS_MD)}:{n}: the row of {mid} needs four filled cells: "
                             "ID | level | meaning | what to do")
             continue
-        documented = {w for w in re.findall(r"[a-z]+", c[1].lower()) if w in LEVELS}
+        documented = {w for w in re.findall(r"[a-z]+[0-9]?", c[1].lower()) if w in LEVELS}
         if not documented:
             problems.append(f"{rel(OPERATIONS_MD)}:{n}: the level of {mid} ('{c[1]}') names no level "
                             f"({', '.join(LEVELS)})")

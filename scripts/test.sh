@@ -24,7 +24,8 @@ browser_packages=()
 [[ -x /usr/bin/chromium ]] || browser_packages+=(chromium)
 command -v node >/dev/null || browser_packages+=(nodejs)
 command -v npm >/dev/null || browser_packages+=(npm)
-"$top/scripts/install-deps.sh" "${browser_packages[@]}" || exit 1
+# Debian's prometheus (and its promtool) scrapes the status page in test_prometheus.py.
+"$top/scripts/install-deps.sh" "${browser_packages[@]}" prometheus || exit 1
 
 # suite NAME PASSED FAILED SKIPPED
 record() {

@@ -2,102 +2,13 @@
 // outside (a hit's text): escaped for HTML or JSON, always.
 #include "mapptrack/inspect_page.h"
 
+#include "mapptrack/escape.h"
+
 #include <cstdio>
 #include <ctime>
 
 namespace mapptrack {
 namespace {
-
-std::string html(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (unsigned char c : s) {
-        switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            case '\'': out += "&#39;"; break;
-            default:
-                if (c < 0x20 || c == 0x7f) {
-                    out += "&#xfffd;";
-                } else {
-                    out += static_cast<char>(c);
-                }
-        }
-    }
-    return out;
-}
-
-std::size_t utf8_length(std::string_view s, std::size_t i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    const std::size_t n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 && c < 0xf0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
-    if (!n || i + n > s.size()) return 0;
-    for (std::size_t k = 1; k < n; ++k) {
-        if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return 0;
-    }
-    const auto c1 = static_cast<unsigned char>(s[i + 1]);
-    if ((c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 >= 0xa0) || (c == 0xf0 && c1 < 0x90) ||
-        (c == 0xf4 && c1 >= 0x90)) {
-        return 0;
-    }
-    return n;
-}
-
-std::string json(std::string_view s) {
-    std::string out = "\"";
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += static_cast<char>(c);
-        } else if (c < 0x20 || c == 0x7f) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            out += buf;
-        } else if (c == '<') {
-            out += "\\u003c";  // never "</script>" in a page that embeds it
-        } else if (c < 0x80) {
-            out += static_cast<char>(c);
-        } else if (const std::size_t n = utf8_length(s, i)) {
-            out.append(s.substr(i, n));
-            i += n - 1;
-        } else {
-            out += "\\ufffd";
-        }
-    }
-    return out + "\"";
-}
-
-// Invalid UTF-8 shown as U+FFFD in HTML as well.
-std::string clean_utf8(std::string_view s) {
-    std::string out;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        if (c < 0x80) {
-            out += static_cast<char>(c);
-        } else if (const std::size_t n = utf8_length(s, i)) {
-            out.append(s.substr(i, n));
-            i += n - 1;
-        } else {
-            out += "\xef\xbf\xbd";
-        }
-    }
-    return out;
-}
-
-std::string h(std::string_view s) { return html(clean_utf8(s)); }
-
-std::string iso_time(std::int64_t ms) {
-    const std::time_t t = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[40];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    char out[48];
-    std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(((ms % 1000) + 1000) % 1000));
-    return out;
-}
 
 const char* kStyle =
     "body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}"
@@ -139,27 +50,27 @@ std::string inspect_html(const std::vector<InspectedEntry>& entries, std::int64_
     for (const InspectedEntry& e : entries) {
         const InspectedHit& hit = e.hit;
         const std::int64_t age = now_ms > e.stored.received_ms ? (now_ms - e.stored.received_ms) / 1000 : 0;
-        out += "<section>\n<h2>#" + std::to_string(e.stored.number) + " " + h(e.stored.method) +
-               " for track IDs " + h(hit.track_ids) + "</h2>\n<p class=\"meta\">received " +
-               iso_time(e.stored.received_ms) + " (" + std::to_string(age) + " s ago)</p>\n";
-        out += "<p>Visitor: ever-ID <b>" + (hit.ever_id.empty() ? std::string("none") : h(hit.ever_id)) +
-               "</b>, IP " + (hit.ip.empty() ? std::string("none") : h(hit.ip)) + ", user agent " +
-               (hit.user_agent.empty() ? std::string("none") : h(hit.user_agent)) +
+        out += "<section>\n<h2>#" + std::to_string(e.stored.number) + " " + html_escape(e.stored.method) +
+               " for track IDs " + html_escape(hit.track_ids) + "</h2>\n<p class=\"meta\">received " +
+               iso8601_utc(e.stored.received_ms, true) + " (" + std::to_string(age) + " s ago)</p>\n";
+        out += "<p>Visitor: ever-ID <b>" + (hit.ever_id.empty() ? std::string("none") : html_escape(hit.ever_id)) +
+               "</b>, IP " + (hit.ip.empty() ? std::string("none") : html_escape(hit.ip)) + ", user agent " +
+               (hit.user_agent.empty() ? std::string("none") : html_escape(hit.user_agent)) +
                (hit.anonymous ? ", anonymous (nc=1)" : "") + "</p>\n";
         if (hit.violations.empty()) {
             out += "<p class=\"ok\">No rule broken.</p>\n";
         } else {
             out += "<ul class=\"bad\">";
-            for (const std::string& v : hit.violations) out += "<li>" + h(v) + "</li>";
+            for (const std::string& v : hit.violations) out += "<li>" + html_escape(v) + "</li>";
             out += "</ul>\n";
         }
         out += "<table><tr><th colspan=\"2\">p</th></tr>";
-        for (const InspectedField& f : hit.page) out += "<tr><td>" + h(f.label) + "</td><td>" + h(f.value) + "</td></tr>";
+        for (const InspectedField& f : hit.page) out += "<tr><td>" + html_escape(f.label) + "</td><td>" + html_escape(f.value) + "</td></tr>";
         out += "</table>\n<table><tr><th>parameter</th><th>meaning</th><th>value</th></tr>";
         for (const InspectedParam& p : hit.params) {
-            out += "<tr><td>" + h(p.key) + "</td><td>" + h(p.label) + "</td><td>" + h(p.value) + "</td></tr>";
+            out += "<tr><td>" + html_escape(p.key) + "</td><td>" + html_escape(p.label) + "</td><td>" + html_escape(p.value) + "</td></tr>";
         }
-        out += "</table>\n<p><code>" + h(hit.line) + "</code></p>\n</section>\n";
+        out += "</table>\n<p><code>" + html_escape(hit.line) + "</code></p>\n</section>\n";
     }
     return out + "</body></html>\n";
 }
@@ -171,23 +82,23 @@ std::string inspect_json(const std::vector<InspectedEntry>& entries) {
         const InspectedHit& hit = e.hit;
         out += first ? "" : ",";
         first = false;
-        out += "{\"number\":" + std::to_string(e.stored.number) + ",\"received\":" + json(iso_time(e.stored.received_ms)) +
-               ",\"received_unix_ms\":" + std::to_string(e.stored.received_ms) + ",\"method\":" + json(e.stored.method) +
-               ",\"track_ids\":" + json(hit.track_ids) + ",\"line\":" + json(hit.line) +
+        out += "{\"number\":" + std::to_string(e.stored.number) + ",\"received\":" + json_quote(iso8601_utc(e.stored.received_ms, true)) +
+               ",\"received_unix_ms\":" + std::to_string(e.stored.received_ms) + ",\"method\":" + json_quote(e.stored.method) +
+               ",\"track_ids\":" + json_quote(hit.track_ids) + ",\"line\":" + json_quote(hit.line) +
                ",\"truncated\":" + (e.stored.truncated ? "true" : "false") + ",\"identity\":{\"ever_id\":" +
-               json(hit.ever_id) + ",\"ip\":" + json(hit.ip) + ",\"user_agent\":" + json(hit.user_agent) +
+               json_quote(hit.ever_id) + ",\"ip\":" + json_quote(hit.ip) + ",\"user_agent\":" + json_quote(hit.user_agent) +
                ",\"anonymous\":" + (hit.anonymous ? "true" : "false") + "},\"page\":[";
         for (std::size_t i = 0; i < hit.page.size(); ++i) {
-            out += (i ? "," : "") + std::string("{\"label\":") + json(hit.page[i].label) +
-                   ",\"value\":" + json(hit.page[i].value) + "}";
+            out += (i ? "," : "") + std::string("{\"label\":") + json_quote(hit.page[i].label) +
+                   ",\"value\":" + json_quote(hit.page[i].value) + "}";
         }
         out += "],\"params\":[";
         for (std::size_t i = 0; i < hit.params.size(); ++i) {
-            out += (i ? "," : "") + std::string("{\"key\":") + json(hit.params[i].key) +
-                   ",\"label\":" + json(hit.params[i].label) + ",\"value\":" + json(hit.params[i].value) + "}";
+            out += (i ? "," : "") + std::string("{\"key\":") + json_quote(hit.params[i].key) +
+                   ",\"label\":" + json_quote(hit.params[i].label) + ",\"value\":" + json_quote(hit.params[i].value) + "}";
         }
         out += "],\"violations\":[";
-        for (std::size_t i = 0; i < hit.violations.size(); ++i) out += (i ? "," : "") + json(hit.violations[i]);
+        for (std::size_t i = 0; i < hit.violations.size(); ++i) out += (i ? "," : "") + json_quote(hit.violations[i]);
         out += "]}";
     }
     return out + "]}\n";

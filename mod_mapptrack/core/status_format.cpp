@@ -2,6 +2,8 @@
 // (ServerName, track IDs): every output escapes them for its own syntax.
 #include "mapptrack/status_format.h"
 
+#include "mapptrack/escape.h"
+
 #include <cinttypes>
 #include <cstdio>
 #include <ctime>
@@ -21,70 +23,15 @@ std::string seconds(double v) {
     return buf;
 }
 
+// Microseconds as seconds, exactly ("%g" would round a long sum away).
+std::string seconds_from_us(std::uint64_t us) {
+    std::string out = std::to_string(us / 1000000);
+    std::string frac = std::to_string(1000000 + us % 1000000).substr(1);
+    while (!frac.empty() && frac.back() == '0') frac.pop_back();
+    return frac.empty() ? out : out + "." + frac;
+}
+
 std::string bound(std::size_t i) { return i + 1 < kLatencyBuckets ? seconds(kLatencyBounds[i]) : "+Inf"; }
-
-std::string iso_time(std::int64_t ms) {
-    const std::time_t t = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
-// Length of a valid UTF-8 sequence at s[i], or 0.
-std::size_t utf8_length(std::string_view s, std::size_t i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
-    if (!n || i + n > s.size()) return 0;
-    for (std::size_t k = 1; k < n; ++k) {
-        if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return 0;
-    }
-    const auto c1 = static_cast<unsigned char>(s[i + 1]);
-    if ((c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 >= 0xa0) || (c == 0xf0 && c1 < 0x90) ||
-        (c == 0xf4 && c1 >= 0x90)) {
-        return 0;
-    }
-    return n;
-}
-
-std::string json_string(std::string_view s) {
-    std::string out = "\"";
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += static_cast<char>(c);
-        } else if (c < 0x20 || c == 0x7f) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            out += buf;
-        } else if (c < 0x80) {
-            out += static_cast<char>(c);
-        } else if (const std::size_t n = utf8_length(s, i)) {
-            out.append(s.substr(i, n));
-            i += n - 1;
-        } else {
-            out += "\\ufffd";
-        }
-    }
-    return out + "\"";
-}
-
-std::string html(std::string_view s) {
-    std::string out;
-    for (char c : s) {
-        switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            case '\'': out += "&#39;"; break;
-            default: out += c;
-        }
-    }
-    return out;
-}
 
 std::string label_value(std::string_view s) {
     std::string out;
@@ -141,28 +88,28 @@ std::uint64_t spool_bytes(const StatusSnapshot& s) {
 std::string row_json(const StatusRow& r) {
     std::string out;
     for (unsigned k = 0; k < kCounts; ++k) {
-        out += json_string(name(static_cast<Count>(k))) + ":" + num(r.counts[k]) + ",";
+        out += json_quote(name(static_cast<Count>(k))) + ":" + num(r.counts[k]) + ",";
     }
     out += "\"dropped\":{";
     for (unsigned k = 0; k < kDrops; ++k) {
-        out += (k ? "," : "") + json_string(name(static_cast<Drop>(k))) + ":" + num(r.drops[k]);
+        out += (k ? "," : "") + json_quote(name(static_cast<Drop>(k))) + ":" + num(r.drops[k]);
     }
     out += "},\"skipped\":{";
     for (unsigned k = 0; k < kSkips; ++k) {
-        out += (k ? "," : "") + json_string(name(static_cast<Skip>(k))) + ":" + num(r.skips[k]);
+        out += (k ? "," : "") + json_quote(name(static_cast<Skip>(k))) + ":" + num(r.skips[k]);
     }
     out += "},\"latency\":{\"count\":" + num(r.latency_count) +
-           ",\"sum_seconds\":" + seconds(static_cast<double>(r.latency_sum_us) / 1e6) + ",\"buckets\":{";
+           ",\"sum_seconds\":" + seconds_from_us(r.latency_sum_us) + ",\"buckets\":{";
     std::uint64_t cumulative = 0;
     for (std::size_t k = 0; k < kLatencyBuckets; ++k) {
         cumulative += r.latency_buckets[k];
-        out += (k ? "," : "") + json_string(bound(k)) + ":" + num(cumulative);
+        out += (k ? "," : "") + json_quote(bound(k)) + ":" + num(cumulative);
     }
     out += "}},\"last_error\":";
     if (r.last_error.empty()) {
         out += "null";
     } else {
-        out += "{\"message\":" + json_string(r.last_error) + ",\"time\":" + json_string(iso_time(r.last_error_ms)) +
+        out += "{\"message\":" + json_quote(r.last_error) + ",\"time\":" + json_quote(iso8601_utc(r.last_error_ms, false)) +
                ",\"unix\":" + std::to_string(r.last_error_ms / 1000) + "}";
     }
     return out;
@@ -172,14 +119,14 @@ std::string row_json(const StatusRow& r) {
 
 std::string status_json(const StatusSnapshot& s, std::int64_t now_ms) {
     std::string out = "{\"since\":" + std::to_string(s.since_ms / 1000) +
-                      ",\"since_time\":" + json_string(iso_time(s.since_ms)) +
+                      ",\"since_time\":" + json_quote(iso8601_utc(s.since_ms, false)) +
                       ",\"uptime_seconds\":" + std::to_string(now_ms > s.since_ms ? (now_ms - s.since_ms) / 1000 : 0) +
                       ",\"queue_depth\":" + num(queue_depth(s)) + ",\"spool_bytes\":" + num(spool_bytes(s)) +
                       ",\"totals\":{" + row_json(totals(s)) + "},\"rows\":[";
     bool first = true;
     for (const StatusRow& r : s.rows) {
-        out += (first ? "" : ",") + std::string("{\"vhost\":") + json_string(r.vhost) +
-               ",\"track_ids\":" + json_string(r.track_ids) + "," + row_json(r) + "}";
+        out += (first ? "" : ",") + std::string("{\"vhost\":") + json_quote(r.vhost) +
+               ",\"track_ids\":" + json_quote(r.track_ids) + "," + row_json(r) + "}";
         first = false;
     }
     out += "],\"children\":[";
@@ -245,7 +192,7 @@ std::string status_prometheus(const StatusSnapshot& s) {
                    num(cumulative) + "\n";
         }
         out += "mapptrack_delivery_latency_seconds_sum" + labels(r) + " " +
-               seconds(static_cast<double>(r.latency_sum_us) / 1e6) + "\n";
+               seconds_from_us(r.latency_sum_us) + "\n";
         out += "mapptrack_delivery_latency_seconds_count" + labels(r) + " " + num(r.latency_count) + "\n";
     }
     family("mapptrack_last_error_timestamp_seconds", "gauge", "When the last delivery to this site failed (Unix time).");
@@ -274,19 +221,19 @@ std::string status_prometheus(const StatusSnapshot& s) {
 std::string status_html(const StatusSnapshot& s, std::int64_t now_ms) {
     std::string out = "<hr />\n<h2>mod_mapptrack</h2>\n<dl><dt>Queue depth: " + num(queue_depth(s)) +
                       " hits, spool: " + num(spool_bytes(s)) + " bytes, counting since " +
-                      html(iso_time(s.since_ms)) + " (" +
+                      html_escape(iso8601_utc(s.since_ms, false)) + " (" +
                       std::to_string(now_ms > s.since_ms ? (now_ms - s.since_ms) / 1000 : 0) +
                       " s)</dt></dl>\n<table border=\"0\"><tr><th>VirtualHost</th><th>Track IDs</th><th>Pages</th>"
                       "<th>Queued</th><th>Sent</th><th>Retried</th><th>Spooled</th><th>Replayed</th>"
                       "<th>Dropped</th><th>Skipped</th><th>Relayed</th><th>Last error</th></tr>\n";
     for (const StatusRow& r : s.rows) {
-        out += "<tr><td>" + html(r.vhost) + "</td><td>" + html(r.track_ids) + "</td>";
+        out += "<tr><td>" + html_escape(r.vhost) + "</td><td>" + html_escape(r.track_ids) + "</td>";
         for (Count c : {Count::Pages, Count::Queued, Count::Sent, Count::Retried, Count::Spooled, Count::Replayed}) {
             out += "<td>" + num(r.counts[static_cast<unsigned>(c)]) + "</td>";
         }
         out += "<td>" + num(dropped(r)) + "</td><td>" + num(skipped(r)) + "</td><td>" +
                num(r.counts[static_cast<unsigned>(Count::RelayRequests)]) + "</td><td>" +
-               (r.last_error.empty() ? std::string("-") : html(iso_time(r.last_error_ms) + " " + r.last_error)) +
+               (r.last_error.empty() ? std::string("-") : html_escape(iso8601_utc(r.last_error_ms, false) + " " + r.last_error)) +
                "</td></tr>\n";
     }
     return out + "</table>\n";

@@ -42,7 +42,6 @@ NO_MODULE = os.environ.get("MAPPTRACK_NO_MODULE") == "1"
 SANITIZE = os.environ.get("MAPPTRACK_SANITIZE") == "1"
 MPMS = [m.strip() for m in os.environ.get("MAPPTRACK_MPMS", "event,worker,prefork").split(",")
         if m.strip()]
-SETTLE = float(os.environ.get("MAPPTRACK_SETTLE", "1.0"))
 STOP_TIMEOUT = 20.0
 
 

@@ -37,8 +37,9 @@ struct InspectedHit {
 
 // `line` is what followed "/{ids}/": "wt?p=…&…&eor=1" (or wt.pl, wtXXXX).
 // `cookie` is the Cookie header the hit came with (a single GET), or empty.
-// Checks: ever-ID not 19 digits; an unencoded separator inside a value
-// (`,` in a p field, `;` … as Mapp's rules say); a value over 255
+// Checks: ever-ID not 19 digits; an unencoded separator (a raw `,` in a p
+// field, `=` or `&` in a value, a raw space or control byte; `;` is Mapp's
+// own list separator, e.g. of products, so it is allowed); a value over 255
 // characters; a line over 7 KB; eor missing or not last; a malformed p (too
 // few fields, version not numeric); a timestamp (p field 6) more than a day
 // off `received_ms`.

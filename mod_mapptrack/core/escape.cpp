@@ -23,11 +23,32 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept {
     return n;
 }
 
-std::string json_quote(std::string_view s) {
-    std::string out = "\"";
+namespace {
+
+// `s` with each ASCII byte given to `ascii` (which appends it, escaped as it
+// must be), valid UTF-8 kept as it is, and anything else appended as `invalid`.
+template <typename Ascii>
+std::string escaped(std::string_view s, Ascii ascii, const char* invalid) {
+    std::string out;
     out.reserve(s.size() + 2);
     for (std::size_t i = 0; i < s.size(); ++i) {
         const auto c = static_cast<unsigned char>(s[i]);
+        if (c < 0x80) {
+            ascii(out, c);
+        } else if (const std::size_t n = utf8_sequence_length(s, i)) {
+            out.append(s.substr(i, n));
+            i += n - 1;
+        } else {
+            out += invalid;
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string json_quote(std::string_view s) {
+    const auto ascii = [](std::string& out, unsigned char c) {
         if (c == '"' || c == '\\') {
             out += '\\';
             out += static_cast<char>(c);
@@ -37,23 +58,15 @@ std::string json_quote(std::string_view s) {
             out += buf;
         } else if (c == '<') {
             out += "\\u003c";
-        } else if (c < 0x80) {
-            out += static_cast<char>(c);
-        } else if (const std::size_t n = utf8_sequence_length(s, i)) {
-            out.append(s.substr(i, n));
-            i += n - 1;
         } else {
-            out += "\\ufffd";
+            out += static_cast<char>(c);
         }
-    }
-    return out + "\"";
+    };
+    return "\"" + escaped(s, ascii, "\\ufffd") + "\"";
 }
 
 std::string html_escape(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        const auto c = static_cast<unsigned char>(s[i]);
+    const auto ascii = [](std::string& out, unsigned char c) {
         switch (c) {
             case '&': out += "&amp;"; break;
             case '<': out += "&lt;"; break;
@@ -63,17 +76,12 @@ std::string html_escape(std::string_view s) {
             default:
                 if (c < 0x20 || c == 0x7f) {
                     out += "&#xfffd;";
-                } else if (c < 0x80) {
-                    out += static_cast<char>(c);
-                } else if (const std::size_t n = utf8_sequence_length(s, i)) {
-                    out.append(s.substr(i, n));
-                    i += n - 1;
                 } else {
-                    out += "&#xfffd;";
+                    out += static_cast<char>(c);
                 }
         }
-    }
-    return out;
+    };
+    return escaped(s, ascii, "&#xfffd;");
 }
 
 std::string iso8601_utc(std::int64_t ms, bool with_milliseconds) {

@@ -33,13 +33,26 @@ std::string seconds_from_us(std::uint64_t us) {
 
 std::string bound(std::size_t i) { return i + 1 < kLatencyBuckets ? seconds(kLatencyBounds[i]) : "+Inf"; }
 
+// A label value: \\, " and newline escaped as the format says, and invalid
+// UTF-8 (which Prometheus refuses) as U+FFFD.
 std::string label_value(std::string_view s) {
     std::string out;
-    for (char c : s) {
-        if (c == '\\') out += "\\\\";
-        else if (c == '"') out += "\\\"";
-        else if (c == '\n') out += "\\n";
-        else out += c;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const char c = s[i];
+        if (c == '\\') {
+            out += "\\\\";
+        } else if (c == '"') {
+            out += "\\\"";
+        } else if (c == '\n') {
+            out += "\\n";
+        } else if (static_cast<unsigned char>(c) < 0x80) {
+            out += c;
+        } else if (const std::size_t n = utf8_sequence_length(s, i)) {
+            out.append(s.substr(i, n));
+            i += n - 1;
+        } else {
+            out += "\xef\xbf\xbd";
+        }
     }
     return out;
 }

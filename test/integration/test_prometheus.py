@@ -22,7 +22,7 @@ import yaml
 
 import conftest
 import mapphit
-from support import ID1, marker, tracking
+from support import ID1, marker, parse_prometheus, tracking
 
 PROMETHEUS = "/usr/bin/prometheus"
 PROMTOOL = "/usr/bin/promtool"
@@ -92,16 +92,7 @@ def settled(doc):
 
 def parse_exposition(text):
     """(types {family: type}, samples [(name, {label: value}, value)])."""
-    types, samples = {}, []
-    for line in text.splitlines():
-        if line.startswith("# TYPE "):
-            _, _, name, kind = line.split()
-            types[name] = kind
-        elif line and not line.startswith("#"):
-            m = re.fullmatch(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)", line)
-            assert m, f"not a sample line: {line!r}"
-            labels = dict(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
-            samples.append((m.group(1), labels, float(m.group(3))))
+    samples, _, types = parse_prometheus(text)
     return types, samples
 
 

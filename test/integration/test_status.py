@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import MODDIR
-from support import ID1, ID2, marker, settle, tracking
+from support import ID1, ID2, marker, parse_prometheus, settle, tracking
 
 STATUS = """
 <Location /mt-status>
@@ -55,19 +55,8 @@ def prometheus(httpd):
 
 def prom_samples(text):
     """{(name, frozenset(labels)): value} and the families with HELP and TYPE."""
-    samples, helps, types = {}, set(), {}
-    for line in text.splitlines():
-        if line.startswith("# HELP "):
-            helps.add(line.split()[2])
-        elif line.startswith("# TYPE "):
-            _, _, name, kind = line.split()
-            types[name] = kind
-        elif line and not line.startswith("#"):
-            m = re.fullmatch(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)', line)
-            assert m, f"not a Prometheus sample line: {line!r}"
-            labels = frozenset(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"', m.group(3) or ""))
-            samples[(m.group(1), labels)] = float(m.group(4))
-    return samples, helps, types
+    samples, helps, types = parse_prometheus(text)
+    return {(name, frozenset(labels.items())): value for name, labels, value in samples}, helps, types
 
 
 def prom_value(samples, name, **labels):

@@ -3,6 +3,7 @@
 // refused; and several processes (and a reader meanwhile) writing at once,
 // with no entry torn and none counted twice.
 #include "mapptrack/inspect_store.h"
+#include "support.h"
 
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -19,18 +20,9 @@
 #include <CppUTest/TestHarness.h>
 
 using namespace mapptrack;
+using mapptrack::test::SharedMemory;
 
 namespace {
-
-// Anonymous shared memory, as httpd's apr_shm gives the children.
-struct SharedMemory {
-    explicit SharedMemory(std::size_t n) : bytes(n) {
-        memory = mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    }
-    ~SharedMemory() { munmap(memory, bytes); }
-    void* memory;
-    std::size_t bytes;
-};
 
 InspectStore store_in(SharedMemory& m, unsigned hits)
 {

@@ -12,22 +12,14 @@
 #include <vector>
 
 #include "mapptrack/status.h"
+#include "support.h"
 
 #include <CppUTest/TestHarness.h>
 
 using namespace mapptrack;
+using SharedBlock = mapptrack::test::SharedMemory;
 
 namespace {
-
-// Anonymous shared memory, as httpd's apr_shm gives the children.
-struct SharedBlock {
-    explicit SharedBlock(std::size_t n) : bytes(n) {
-        memory = mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    }
-    ~SharedBlock() { munmap(memory, bytes); }
-    void* memory;
-    std::size_t bytes;
-};
 
 StatusTable make(SharedBlock& block, unsigned rows = 16, unsigned children = 8)
 {

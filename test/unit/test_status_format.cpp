@@ -173,6 +173,10 @@ TEST(StatusFormat, PrometheusLabelValuesAreEscaped)
 {
     const std::string text = status_prometheus(snapshot());
     CHECK(contains(text, "vhost=\"evil\\\"\\\\\\n<script>&'.example:80\""));
+    // Invalid UTF-8, which Prometheus would refuse, shown as U+FFFD; valid kept.
+    StatusSnapshot s;
+    s.rows.push_back(row("caf\xc3\xa9\xff.example:80", "1", 1));
+    CHECK(contains(status_prometheus(s), "vhost=\"caf\xc3\xa9\xef\xbf\xbd.example:80\""));
     for (const std::string& l : lines(text)) CHECK_FALSE(l.rfind("<script>", 0) == 0);  // no line split by the \n
 }
 

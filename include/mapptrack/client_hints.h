@@ -27,7 +27,7 @@ inline constexpr std::size_t kMaxClientHintBytes = 512;
 // Order: those six in the libraries' order, then the other hints of the
 // UA-CH specification (-ARCH, -BITNESS, -FULL-VERSION, -WOW64,
 // -FORM-FACTORS), then any other `Sec-CH-UA-…` header in the order sent.
-// Unknown ones are passed on too (issue 9: "every Sec-CH-UA* header"), so a
+// Unknown ones are passed on too (every Sec-CH-UA* header is forwarded), so a
 // hint browsers add later reaches Mapp without a module update; their name
 // must be `Sec-CH-UA-` + letters, digits and `-` (at most 64 characters).
 // At most kMaxClientHints; a header given twice counts once (the first);

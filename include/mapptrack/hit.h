@@ -40,7 +40,7 @@ struct HitLineStats {
 };
 
 // `wt?p=…[&X-WT-UA=…]&X-WT-IP=…&X-WT-RQ=…[&eid=…][&ceid=…][&one=1][&nc=1]
-//  [&la=…][&mc=…&mca=c][&X-WT-SEC-CH-UA…=…][&name=value…]&eor=1` (design §5).
+//  [&la=…][&mc=…&mca=c][&X-WT-SEC-CH-UA…=…][&name=value…]&eor=1` (docs/design.md §4).
 //
 // - Content ID, custom ever-ID: 255 characters. Custom parameters and the
 //   media code: 255 characters per `;`-separated value. The user agent,

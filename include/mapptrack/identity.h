@@ -1,4 +1,4 @@
-// Who the visitor is for Mapp (design §6): opted out, anonymous, known or new.
+// Who the visitor is for Mapp (docs/design.md §5): opted out, anonymous, known or new.
 #pragma once
 
 #include <optional>

@@ -1,4 +1,4 @@
-// The built-in rule for which responses are pages (design §4).
+// The built-in rule for which responses are pages (docs/design.md §7).
 #pragma once
 
 #include <string_view>

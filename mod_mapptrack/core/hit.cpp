@@ -1,4 +1,4 @@
-// Encoding a Hit into the `wt?` request line of design §5.
+// Encoding a Hit into the `wt?` request line of docs/design.md §4.
 #include "mapptrack/hit.h"
 
 #include <algorithm>

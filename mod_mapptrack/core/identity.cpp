@@ -1,4 +1,4 @@
-// Resolving the visitor's identity from Mapp cookies (design §6).
+// Resolving the visitor's identity from Mapp cookies (docs/design.md §5).
 #include "mapptrack/identity.h"
 
 #include "mapptrack/encode.h"

@@ -1,4 +1,4 @@
-// Which responses are page views (design §4).
+// Which responses are page views (docs/design.md §7).
 #include "mapptrack/page_rule.h"
 
 #include "mapptrack/text.h"

@@ -28,8 +28,8 @@ bool is_rest_char(char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
 }
 
-// The endpoints the pixels use under /{ids}/ (notes: wt, wt<random>, wt.pl,
-// hm, hm.pl, cc, optout…, batch).
+// The endpoints the pixels use under /{ids}/ (Mapp's pixels: wt, wt<random>,
+// wt.pl, hm, hm.pl, cc, optout…, batch).
 bool is_relayable_rest(std::string_view rest) {
     if (rest.empty() || rest.size() > 40 || !all_of(rest, is_rest_char)) return false;
     if (rest == "batch" || rest == "cc" || rest == "hm" || rest == "hm.pl") return true;

@@ -1,4 +1,4 @@
-// Directives (design §3): parsing with clear errors, create and merge.
+// Directives (docs/directives.md): parsing with clear errors, create and merge.
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -226,7 +226,7 @@ const char* set_consent_cookie(cmd_parms* cmd, void* c, const char* name, const 
     return nullptr;
 }
 
-// --- issue 9: page names, referrers, campaigns, client hints ----------------
+// --- page names, referrers, campaigns, client hints --------------------------
 
 // A query parameter name as it stands in the page URL (query_param compares
 // names raw, escapes and case included).
@@ -280,7 +280,7 @@ const char* query_param_error(cmd_parms* cmd, const char* arg) {
 }
 
 // Sorted by name: the page name then depends neither on the order of the
-// URL's parameters nor on the order they are configured in (issue 9).
+// URL's parameters nor on the order they are configured in.
 const char* add_content_id_param(cmd_parms* cmd, void* c, const char* arg) {
     if (!is_none(arg) && !is_query_param_name(arg)) return query_param_error(cmd, arg);
     return add_list_word(cmd, &dir(c)->content_id_params, arg, true, "parameter name");
@@ -488,7 +488,7 @@ const command_rec directives[] = {
     MT_ITERATE("MappTrackCampaignParams", add_campaign_param, OR_FILEINFO,
                "name...|none: query parameters holding a campaign media code (default wt_mc mc)"),
     // Not in .htaccess: Accept-CH is remembered by the browser for the whole
-    // origin, so it is the site's decision, not one directory's (design §3).
+    // origin, so it is the site's decision, not one directory's (docs/directives.md).
     MT_FLAG("MappTrackClientHints", set_client_hints, RSRC_CONF | ACCESS_CONF,
             "On|Off: ask browsers for high-entropy client hints (Accept-CH)"),
     MT_TAKE12("MappTrackAnonymousCookie", set_anonymous_cookie, OR_FILEINFO,

@@ -93,7 +93,7 @@ const DirConfig* dir_config(const request_rec* r);
 const DirConfig* dir_config(const ap_conf_vector_t* per_dir);
 const ServerConfig* server_config(const server_rec* s);
 
-// Getters with the defaults of design §3.
+// Getters with the defaults of docs/directives.md.
 inline bool enabled(const DirConfig* c) { return c->enabled == 1; }
 inline Mode mode(const DirConfig* c) { return c->mode == kUnset ? Mode::Async : Mode(c->mode); }
 inline int pixel_version(const DirConfig* c) { return c->pixel_version == kUnset ? 300 : c->pixel_version; }
@@ -105,7 +105,7 @@ inline DoNotTrack do_not_track(const DirConfig* c) {
 }
 inline bool client_hints(const DirConfig* c) { return c->client_hints == 1; }
 
-// The list-valued settings as the core takes them (issue 9). Copies: called
+// The list-valued settings as the core takes them. Copies: called
 // once per tracked request, cheap beside the hit itself.
 std::vector<std::string> content_id_params(const DirConfig* c);
 OwnDomainRules own_domain_rules(const DirConfig* c);

@@ -1,5 +1,5 @@
 // Variant B: `SetHandler mapptrack-proxy`, the first-party relay for the
-// browser's tracking pixel (design §7).
+// browser's tracking pixel (docs/design.md §8).
 #pragma once
 
 namespace mapptrack::httpd {

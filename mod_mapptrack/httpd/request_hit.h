@@ -36,11 +36,11 @@ std::vector<std::string> split_ids(const char* ids);
 // A prefetch or prerender (Sec-Purpose, Purpose, X-Moz): not a page view.
 bool is_prefetch_request(const request_rec* r);
 
-// Opt-out cookies, consent and DNT/GPC (design §6) on top of the cookie forms.
+// Opt-out cookies, consent and DNT/GPC (docs/design.md §5) on top of the cookie forms.
 Identity identify(const request_rec* r, const DirConfig* conf, const CookieList& cookies,
                   const std::vector<std::string>& ids);
 
-// The page rule (design §4), or MappTrackCondition when configured, as far
+// The page rule (docs/design.md §7), or MappTrackCondition when configured, as far
 // as it can be told now (the identity filter: cookie, sync send). A failing
 // condition counts as false here and is not logged.
 bool is_tracked_response(request_rec* r, const DirConfig* conf);

@@ -1,5 +1,5 @@
 """The real Smart Pixel (npm @webtrekk-smart-pixel/core) in headless Chromium,
-sending through the module's relay (variant B, design §7) on an HTTPS site.
+sending through the module's relay (variant B, docs/design.md §8) on an HTTPS site.
 
 Each test serves a page that loads the pixel from the site itself, runs
 pixel.mjs (playwright-core driving /usr/bin/chromium) on it, and checks both

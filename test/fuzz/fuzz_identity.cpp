@@ -64,7 +64,7 @@ void run(FuzzedDataProvider& in) {
     } else {
         check(is_valid_ever_id(id.ever_id), "a Known visitor's ever-ID fails is_valid_ever_id", id.ever_id);
         check(nineteen_digits(id.ever_id), "a Known visitor's ever-ID is not 19 digits", id.ever_id);
-        // It comes from one of the cookies read (design §6 read order).
+        // It comes from one of the cookies read (docs/design.md §5, the read order).
         std::vector<std::string> direct = {"wtstp_eid", "wt_eid"};
         if (!cookie_name.empty()) direct.push_back(cookie_name);
         if (rules.track_ids) {

@@ -1,4 +1,4 @@
-"""Parse Mapp Intelligence hits as the stub track server receives them (design §5).
+"""Parse Mapp Intelligence hits as the stub track server receives them (docs/design.md §4).
 
 A `GET {prefix}/{ids}/wt?{query}` carries one hit; a `POST {prefix}/{ids}/batch`
 carries one `wt?{query}` line per hit. `assert_well_formed` checks the rules every
@@ -8,7 +8,7 @@ hit must obey whatever the visitor sent.
 import re
 import urllib.parse
 
-# Parameters the module sends itself, in the order design §5 fixes.
+# Parameters the module sends itself, in the order docs/design.md §4 fixes.
 LEADING = ("p", "X-WT-UA", "X-WT-IP", "X-WT-RQ")
 OPTIONAL = ("eid", "ceid", "one", "nc")
 # Client hints as the module sends them (X-WT-SEC-CH-UA, X-WT-SEC-CH-UA-MODEL, …).
@@ -115,7 +115,7 @@ def hits_from_request(req):
 
 
 def assert_well_formed(hit, custom=None):
-    """Fail unless `hit` obeys design §5 whatever the visitor's input was.
+    """Fail unless `hit` obeys docs/design.md §4 whatever the visitor's input was.
 
     custom: the MappTrackParam names configured (in order), or None to accept
     any custom-parameter name between the identity flags and `eor`.
@@ -136,7 +136,7 @@ def assert_well_formed(hit, custom=None):
             raise AssertionError(f"parameter {name} is not UTF-8 after decoding: {value[:200]!r}")
         for c in hit.get(name):
             assert ord(c) >= 0x20, f"control character in {name}: {hit.get(name)!r}"
-    # X-WT-UA only when the visitor sent a user agent (issue 9).
+    # X-WT-UA only when the visitor sent a user agent.
     leading = [n for n in LEADING if n in names[:4]]
     assert tuple(leading) in (LEADING, LEADING[:1] + LEADING[2:]), f"hit must start with {LEADING}, got {names}"
     assert names[: len(leading)] == leading, f"hit must start with {LEADING}, got {names}"
@@ -183,7 +183,7 @@ def assert_well_formed(hit, custom=None):
         assert re.fullmatch(r"[0-9]{19}", hit.get("eid")), f"eid {hit.get('eid')!r}"
     if hit.has("ceid"):
         assert len(hit.get("ceid")) <= MAX_TEXT, f"ceid longer than {MAX_TEXT} characters"
-    # Mapp's limit is per value of a `;` list (issue 9); the user agent is not cut.
+    # Mapp's limit is per value of a `;` list; the user agent is not cut.
     for name in ("mc",) + tuple(rest):
         if hit.has(name):
             for value in hit.get(name).split(";"):

@@ -1,4 +1,4 @@
-"""Capture: which requests become hits, and what a hit carries (design §4, §5)."""
+"""Capture: which requests become hits, and what a hit carries (docs/design.md §7, §4)."""
 
 import re
 import time

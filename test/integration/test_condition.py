@@ -1,5 +1,5 @@
-"""MappTrackCondition is decided by its evaluation after the response (issue #8,
-item 6; docs/directives.md): response headers and notes that handlers and
+"""MappTrackCondition is decided by its evaluation after the response
+(docs/directives.md): response headers and notes that handlers and
 filters set while the body is sent count. The identity filter looks at the
 condition when the body starts only to decide the new visitor's cookie (and,
 in sync mode, to send the hit, which cannot wait).

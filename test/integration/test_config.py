@@ -1,4 +1,4 @@
-"""Configuration: directive arguments checked by configtest, .htaccess rules (design §3)."""
+"""Configuration: directive arguments checked by configtest, .htaccess rules (docs/directives.md)."""
 
 import re
 

@@ -1,4 +1,4 @@
-"""Delivery under faults (design §5, §8; issue #4): outages, restarts, retries,
+"""Delivery under faults (docs/design.md §4, docs/delivery.md): outages, restarts, retries,
 a killed child, a damaged spool, a full spool, batching limits and a spool
 directory that cannot be made. Each page carries a unique `?m=<marker>` so the
 tests count exactly which hits arrived, how often, and in which order.

@@ -1,4 +1,4 @@
-"""Delivery stays within its stated bounds in real configurations (issue 8):
+"""Delivery stays within its stated bounds in real configurations:
 a slow track server gets a hit at most twice, one site's batching never delays
 another's, and MappTrackQueueSize is the child's total over all its threads."""
 

@@ -1,4 +1,4 @@
-"""The documentation keeps up with the code (issue 8, "docs an admin can trust").
+"""The documentation keeps up with the code ("docs an admin can trust").
 
 Pure Python: reads README.md, docs/*.md and the sources under mod_mapptrack/; no
 httpd is started, and no fixture is used, so each test runs once (not per MPM).

@@ -1,4 +1,4 @@
-"""Encoding: no byte of the visitor's input can end or add a parameter (design §5)."""
+"""Encoding: no byte of the visitor's input can end or add a parameter (docs/design.md §4)."""
 
 import re
 
@@ -113,7 +113,7 @@ def test_long_values_are_cut(httpd, track_server):
     assert r.status == 200
     hit = one_hit(track_server, m)
     assert len(hit.line.encode("ascii")) < 7168, len(hit.line)
-    # The user agent is cut only for the line limit (issue 9), not at 255.
+    # The user agent is cut only for the line limit, not at 255.
     assert ua.startswith(hit.get("X-WT-UA")) and len(hit.get("X-WT-UA")) >= 255, hit.get("X-WT-UA")[:80]
     for name, value, full in [("cp1", hit.get("cp1"), param),
                               ("cp2", hit.get("cp2"), f"m={m}&q=" + "x&" * 2560),

@@ -1,4 +1,4 @@
-"""What a page hit carries for Mapp's reports (issue 9, design §5): the default
+"""What a page hit carries for Mapp's reports (docs/design.md §4): the default
 page name, own-domain referrers, language, campaigns, client hints, the
 per-value limit of custom parameters, the user agent, anonymous cookies, and
 no hit for prefetches."""

@@ -1,4 +1,4 @@
-"""Visitor identity: ever-ID cookies read and set, opt-outs, custom ever-ID (design §6)."""
+"""Visitor identity: ever-ID cookies read and set, opt-outs, custom ever-ID (docs/design.md §5)."""
 
 import time
 import urllib.parse

@@ -1,4 +1,4 @@
-"""Delivery isolation (issue 7): a failing or unreachable endpoint, or one hit
+"""Delivery isolation: a failing or unreachable endpoint, or one hit
 that cannot be sent, never stops or delays delivery to the others, across
 restarts.
 

@@ -1,4 +1,4 @@
-"""Lifecycle: restarts and stops under load lose no hit and crash nothing (design §2, §8)."""
+"""Lifecycle: restarts and stops under load lose no hit and crash nothing (docs/design.md §2, docs/delivery.md)."""
 
 import os
 import threading

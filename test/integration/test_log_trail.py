@@ -1,4 +1,4 @@
-"""The debug trail (issue 10, "Logs"): what an operator sees with `LogLevel
+"""The debug trail: what an operator sees with `LogLevel
 mapptrack:debug` and `mapptrack:trace1`.
 
 - debug: each hit as sent (MT0113), its IP as configured (anonymized with

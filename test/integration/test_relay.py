@@ -1,4 +1,4 @@
-"""Variant B: the first-party pixel relay, `SetHandler mapptrack-proxy` (design §7).
+"""Variant B: the first-party pixel relay, `SetHandler mapptrack-proxy` (docs/design.md §8).
 
 Every relayed request is checked twice: what the browser got, and what the stub
 track server received. Refusals are sent as raw bytes, so that no client library
@@ -405,7 +405,7 @@ def test_only_mapp_cookies_accept_language_and_referer_are_forwarded(httpd, trac
     # (miCookieOptOut makes the visitor anonymous: no cookies then, test_relay_hostile.py)
     assert names == {f"wteid_{ID1}", "wtstp_eid", "wt_rla"}, forwarded
     assert req.headers.get("Accept-Language") == "de-DE,de;q=0.9,en;q=0.5"
-    # the Referer is the page, as the pixel's own hit says (issue 9; test_relay_content.py)
+    # the Referer is the page, as the pixel's own hit says (test_relay_content.py)
     assert req.headers.get("Referer") == "https://site/private?x"
     blob = track_server.received_bytes()
     for secret in (b"PHPSESSID", b"secret-session", b"topsecret", b"_ga", b"Authorization",

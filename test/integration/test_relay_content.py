@@ -1,4 +1,4 @@
-"""Variant B, what the relay passes on for Mapp's reports (issue 9, design §7):
+"""Variant B, what the relay passes on for Mapp's reports (docs/design.md §8):
 the Smart Pixel's beacon bodies, the visitor's identity in queued hits, the
 referrer and client hints, cookies a plain-HTTP site can keep, and in sync mode
 (variant A) one ever-ID cookie only.

@@ -1,4 +1,4 @@
-"""The relay under attack (issue 7): each test sends what an attacker would send to the
+"""The relay under attack: each test sends what an attacker would send to the
 first-party relay, then checks what the stub track server received and what the client got.
 
 - Only Mapp hit lines (`wt…?query`, `?query`) leave the relay, on the live path and from the

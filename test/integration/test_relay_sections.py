@@ -1,4 +1,4 @@
-"""The relay wherever it is configured (issue 8, items 1 and 2): its base path comes from
+"""The relay wherever it is configured: its base path comes from
 the `<Location>`/`<LocationMatch>` that set `SetHandler mapptrack-proxy`, whatever other
 `<Location>`, `<Directory>`, `<If>`, `Alias` or `.htaccess` sections also apply; HEAD gets
 the GIF's headers and sends nothing; a 405 lists exactly the methods accepted.

@@ -1,4 +1,4 @@
-"""Resilience: a slow, failing or absent track server never slows pages (design §8)."""
+"""Resilience: a slow, failing or absent track server never slows pages (docs/delivery.md)."""
 
 import time
 

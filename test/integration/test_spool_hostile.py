@@ -1,4 +1,4 @@
-"""A spool that trusts nothing (design §8; issue #7, item 5): each test does
+"""A spool that trusts nothing (docs/delivery.md, docs/security.md): each test does
 what a local attacker with write access near the spool would do, and asserts
 the safe outcome.
 

@@ -1,4 +1,4 @@
-"""Start-up errors stop the start visibly (issue #8, item 7): a spool directory
+"""Start-up errors stop the start visibly: a spool directory
 the module refuses (MT0016) is found while the configuration is checked, so
 `apachectl configtest` fails with the reason, and so does `apache2 -k start`,
 which used to exit 0 because the refusal came in post_config's second pass,

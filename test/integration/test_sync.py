@@ -1,6 +1,6 @@
 """Variant A: `MappTrackMode sync` sends a page's hit before the response headers
 leave, bounded by MappTrackTimeout, and relays the track server's Set-Cookie
-(design §1, §5, §6). When the track server fails, the page is served anyway and
+(docs/design.md §1, §4, §5). When the track server fails, the page is served anyway and
 the hit is queued, not lost."""
 
 import time

@@ -1,4 +1,4 @@
-// Per-process delivery (dispatcher.h, design §5, §8) against a fake track
+// Per-process delivery (dispatcher.h, docs/design.md §4, docs/delivery.md) against a fake track
 // server: request shape (single GET, batch POST), retry and rejection,
 // queue-full accounting, and stopping with a deadline.
 #include <atomic>

@@ -1,4 +1,4 @@
-// A hit's `wt?` line (hit.h, design §5): the parameters, their order, and
+// A hit's `wt?` line (hit.h, docs/design.md §4): the parameters, their order, and
 // that nothing a visitor sends can add, end or reorder a parameter.
 #include <cctype>
 #include <cstddef>
@@ -494,7 +494,7 @@ TEST(ParamName, EmptyTooLongAndLeadingDigitAreRejected)
     CHECK_FALSE(is_valid_param_name("_cp1"));
 }
 
-// --- issue 9: language, campaign, client hints, per-value limits, the line limit
+// --- language, campaign, client hints, per-value limits, the line limit
 
 namespace {
 

@@ -1,4 +1,4 @@
-// Who the visitor is (identity.h, design §6): opted out, anonymous, known
+// Who the visitor is (identity.h, docs/design.md §5): opted out, anonymous, known
 // from one of Mapp's cookie forms, or unknown.
 #include <string>
 #include <vector>

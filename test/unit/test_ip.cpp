@@ -1,4 +1,4 @@
-// Visitor IP anonymisation (ip.h, design §5): IPv4 last octet, IPv6 last 80 bits.
+// Visitor IP anonymisation (ip.h, docs/design.md §4): IPv4 last octet, IPv6 last 80 bits.
 #include <string>
 #include <string_view>
 

@@ -1,4 +1,4 @@
-// The built-in rule for which responses are pages (page_rule.h, design §4).
+// The built-in rule for which responses are pages (page_rule.h, docs/design.md §7).
 #include <string>
 #include <string_view>
 

@@ -1,4 +1,4 @@
-// The pixel relay's routing, body limits and answer filters (relay.h, design §7):
+// The pixel relay's routing, body limits and answer filters (relay.h, docs/design.md §8):
 // never an open relay, never the track server's markup, redirects or cookies as the site's own.
 #include <string>
 #include <vector>

@@ -1,4 +1,4 @@
-// The disk spool (spool.h, design §8): record framing and its round trip
+// The disk spool (spool.h, docs/delivery.md): record framing and its round trip
 // (MTS2, and MTS1 of earlier versions), skipping corrupt, torn and garbage
 // bytes, the checks a replayed record must pass, segment rotation, the size
 // limit dropping the oldest segments, take()/done() with partial delivery

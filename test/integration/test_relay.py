@@ -577,6 +577,26 @@ def test_failing_track_server_gets_gif_and_hit_is_delivered_later(httpd, track_s
     assert len(queued) == 3, f"each hit is delivered once: {queued}"
 
 
+def test_a_fallback_keeps_a_batch_bodys_last_line_without_a_newline(httpd, track_server):
+    """A beacon body whose last line has no trailing newline: every line is queued
+    when the track server fails, the last one included, and delivered once later."""
+    for regex in FAILURE_LOGS:
+        httpd.expect_log(regex)
+    httpd.start(relay_conf())
+    track_server.status(503)
+    m = marker()
+    lines = [f"wt?p=600,first,0,0,0,0,1732838400111,0&cp9={m}a&eor=1",
+             f"wt?p=600,middle,0,0,0,0,1732838400222,0&cp9={m}b&eor=1",
+             f"wt?p=600,last,0,0,0,0,1732838400333,0&cp9={m}c&eor=1"]
+    r = httpd.post(f"/analytics/{ID1}/batch", body="\n".join(lines))  # no "\n" at the end
+    assert_gif(r)
+    recover(track_server, "status503")
+    got = wait_received(track_server, m, n=3, timeout=20, predicate=delivered_late)
+    assert sorted(dict(urllib.parse.parse_qsl(g.query))["cp9"] for g in got) == [m + "a", m + "b", m + "c"]
+    settle()
+    assert len([g for g in received(track_server, m) if delivered_late(g)]) == 3
+
+
 def test_no_hit_in_a_failed_cc_request_is_logged_as_such(httpd, track_server):
     for regex in FAILURE_LOGS:
         httpd.expect_log(regex)

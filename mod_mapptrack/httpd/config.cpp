@@ -10,6 +10,7 @@
 #include "mapptrack/target.h"
 
 #include "config.h"
+#include "guard.h"
 
 #include <http_core.h>
 #include <http_log.h>
@@ -462,17 +463,45 @@ T pick(T add, T base, T unset) {
 
 }  // namespace
 
+// Each kind of directive's handler signature, checked at compile time: a
+// handler of the wrong shape does not match the template parameter. The
+// adapter also keeps exceptions (std::bad_alloc, a parser's) out of httpd's C
+// config reader and reports them as the directive's error.
+using FlagFn = const char* (*)(cmd_parms*, void*, int);
+using Take1Fn = const char* (*)(cmd_parms*, void*, const char*);
+using Take2Fn = const char* (*)(cmd_parms*, void*, const char*, const char*);
+
+const char* internal_error(cmd_parms* cmd, const char* what) noexcept {
+    return apr_psprintf(cmd->pool, "%s: internal error: %s", cmd->directive ? cmd->directive->directive : "MappTrack",
+                        what);
+}
+
+template <FlagFn F>
+const char* flag_adapter(cmd_parms* cmd, void* c, int on) noexcept {
+    return guarded([&] { return F(cmd, c, on); }, [&](const char* what) { return internal_error(cmd, what); });
+}
+
+template <Take1Fn F>
+const char* take1_adapter(cmd_parms* cmd, void* c, const char* a) noexcept {
+    return guarded([&] { return F(cmd, c, a); }, [&](const char* what) { return internal_error(cmd, what); });
+}
+
+template <Take2Fn F>
+const char* take2_adapter(cmd_parms* cmd, void* c, const char* a, const char* b) noexcept {
+    return guarded([&] { return F(cmd, c, a, b); }, [&](const char* what) { return internal_error(cmd, what); });
+}
+
 // In C++ cmd_func takes no arguments; httpd calls each handler with the
 // arguments its kind (FLAG, TAKE1, ...) implies. void(*)() is the neutral step.
 template <typename Fn>
 cmd_func handler(Fn fn) {
     return reinterpret_cast<cmd_func>(reinterpret_cast<void (*)()>(fn));
 }
-#define MT_FLAG(name, fn, where, help) AP_INIT_FLAG(name, handler(fn), nullptr, where, help)
-#define MT_TAKE1(name, fn, where, help) AP_INIT_TAKE1(name, handler(fn), nullptr, where, help)
-#define MT_TAKE2(name, fn, where, help) AP_INIT_TAKE2(name, handler(fn), nullptr, where, help)
-#define MT_TAKE12(name, fn, where, help) AP_INIT_TAKE12(name, handler(fn), nullptr, where, help)
-#define MT_ITERATE(name, fn, where, help) AP_INIT_ITERATE(name, handler(fn), nullptr, where, help)
+#define MT_FLAG(name, fn, where, help) AP_INIT_FLAG(name, handler(&flag_adapter<fn>), nullptr, where, help)
+#define MT_TAKE1(name, fn, where, help) AP_INIT_TAKE1(name, handler(&take1_adapter<fn>), nullptr, where, help)
+#define MT_TAKE2(name, fn, where, help) AP_INIT_TAKE2(name, handler(&take2_adapter<fn>), nullptr, where, help)
+#define MT_TAKE12(name, fn, where, help) AP_INIT_TAKE12(name, handler(&take2_adapter<fn>), nullptr, where, help)
+#define MT_ITERATE(name, fn, where, help) AP_INIT_ITERATE(name, handler(&take1_adapter<fn>), nullptr, where, help)
 
 const command_rec directives[] = {
     MT_FLAG("MappTrack", set_enabled, OR_FILEINFO, "On|Off: track pages served here"),

@@ -28,6 +28,12 @@ std::optional<std::vector<std::string>> parse_track_ids(std::string_view text, s
 
 // `{domain}/{id,id…}`: the prefix of `/wt`, `/batch` and every other request.
 std::string make_endpoint(const TrackDomain& domain, const std::vector<std::string>& ids);
+// The same from the configuration's stored forms: a domain as TrackDomain::url()
+// writes it, and the IDs already joined by commas.
+std::string make_endpoint(std::string_view domain_url, std::string_view joined_ids);
+
+// A request's URL under an endpoint: `{endpoint}/{rest}` (`wt?…`, `batch`, `cc`, …).
+std::string endpoint_url(std::string_view endpoint, std::string_view rest);
 
 // A MappTrackAllowDomain pattern: `host`, `*.suffix`, `*`, each with an
 // optional `:port` or `:*`. Without a port only the scheme's default ports

@@ -2,6 +2,7 @@
 // fails waits for the redelivery thread (redelivery.cpp), so a failing
 // endpoint never holds up another. Stops within a deadline at process end.
 #include "mapptrack/dispatcher.h"
+#include "mapptrack/target.h"
 
 #include <apr_pools.h>
 #include <apr_thread_proc.h>
@@ -51,12 +52,12 @@ OutboundRequest build_request(const std::vector<Delivery>& batch) {
     request.timeout_ms = first.options.timeout_ms;
     request.proxy = first.options.proxy;
     if (batch.size() == 1 && first.options.batch_size <= 1) {
-        request.url = first.endpoint + "/" + first.line;
+        request.url = endpoint_url(first.endpoint, first.line);
         if (!first.cookies.empty()) request.headers.push_back("Cookie: " + first.cookies);
         return request;
     }
     request.post = true;
-    request.url = first.endpoint + "/batch";
+    request.url = endpoint_url(first.endpoint, "batch");
     request.headers.push_back("Content-Type: text/plain");
     std::size_t size = 0;
     for (const Delivery& d : batch) size += d.line.size() + 1;
@@ -271,7 +272,7 @@ std::vector<Delivery> Dispatcher::send(Transport& transport, std::vector<Deliver
                 log_(LogLevel::Debug, "MT0112: " + std::to_string(n) + " hit(s) delivered to " + endpoint +
                                           " in " + std::to_string(now_ms() - started) + " ms (" +
                                           describe_outcome(response) + ")");
-                for (const Delivery& d : batch) log_(LogLevel::Debug, "MT0113: sent " + endpoint + "/" + d.line);
+                for (const Delivery& d : batch) log_(LogLevel::Debug, "MT0113: sent " + endpoint_url(endpoint, d.line));
             }
             if (was_failing && recovery_log_.allow(now_ms())) {
                 log_(LogLevel::Notice, "MT0102: delivery to " + endpoint + " works again");

@@ -153,11 +153,22 @@ std::optional<std::vector<std::string>> parse_track_ids(std::string_view text, s
 }
 
 std::string make_endpoint(const TrackDomain& domain, const std::vector<std::string>& ids) {
-    std::string out = domain.url() + "/";
+    std::string joined;
     for (std::size_t i = 0; i < ids.size(); ++i) {
-        if (i) out += ",";
-        out += ids[i];
+        if (i) joined += ",";
+        joined += ids[i];
     }
+    return make_endpoint(domain.url(), joined);
+}
+
+std::string make_endpoint(std::string_view domain_url, std::string_view joined_ids) {
+    return endpoint_url(domain_url, joined_ids);
+}
+
+std::string endpoint_url(std::string_view endpoint, std::string_view rest) {
+    std::string out;
+    out.reserve(endpoint.size() + 1 + rest.size());
+    out.append(endpoint).append("/").append(rest);
     return out;
 }
 

@@ -280,7 +280,7 @@ int fall_back(request_rec* r, const DirConfig* conf, const RelayRoute& route, co
     const char* outcome = "skipped:track-server-failed";
     for (std::string& line : lines) {
         Delivery delivery;
-        delivery.endpoint = std::string(conf->domain) + "/" + route.ids;
+        delivery.endpoint = make_endpoint(conf->domain, route.ids);
         delivery.line = std::move(line);
         delivery.cookies = queued_cookies;
         delivery.options = options;
@@ -453,8 +453,8 @@ int relay(request_rec* r) {
 
     OutboundRequest request;
     request.post = r->method_number == M_POST;
-    request.url = std::string(conf->domain) + "/" + route.ids + "/" + route.rest +
-                  (hits.query.empty() ? "" : "?" + hits.query);
+    request.url = endpoint_url(make_endpoint(conf->domain, route.ids),
+                               hits.query.empty() ? route.rest : route.rest + "?" + hits.query);
     request.body = std::move(body);
     const DeliveryOptions options = delivery_options(r->server);
     request.timeout_ms = options.timeout_ms;
@@ -492,7 +492,7 @@ int relay(request_rec* r) {
     if (classify(response) != Verdict::Delivered) {
         if (StatusTable* table = status_table()) {
             table->error(status_row(r->server, conf->track_ids),
-                         std::string(conf->domain) + "/" + route.ids + " (relay): " + describe_outcome(response),
+                         make_endpoint(conf->domain, route.ids) + " (relay): " + describe_outcome(response),
                          now_ms());
         }
     }

@@ -14,6 +14,7 @@
 #include "mapptrack/page_rule.h"
 #include "mapptrack/prefetch.h"
 #include "mapptrack/referrer.h"
+#include "mapptrack/target.h"
 
 #include "request_hit.h"
 #include "shared_memory.h"
@@ -274,7 +275,7 @@ DeliveryOptions delivery_options(const server_rec* s) {
 Delivery make_delivery(const request_rec* last, const DirConfig* conf, const Hit& hit,
                        const CookieList& cookies, bool send_now) {
     Delivery delivery;
-    delivery.endpoint = std::string(conf->domain) + "/" + conf->track_ids;
+    delivery.endpoint = make_endpoint(conf->domain, conf->track_ids);
     // What the line limit cost is counted, and said at most once a minute: a
     // hit that needs it is built from a hostile or broken request, and one
     // line each would let a visitor fill the error log.

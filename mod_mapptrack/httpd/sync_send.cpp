@@ -9,6 +9,7 @@
 #include "mapptrack/log.h"
 #include "mapptrack/relay.h"
 #include "mapptrack/transport.h"
+#include "mapptrack/target.h"
 
 #include "lifecycle.h"
 #include "shared_memory.h"
@@ -56,7 +57,7 @@ bool send_now(request_rec* r, const DirConfig* conf, Delivery& delivery) {
     TransportPool* pool = transport_pool();
     if (!pool) return false;
     OutboundRequest request;
-    request.url = delivery.endpoint + "/" + delivery.line;
+    request.url = endpoint_url(delivery.endpoint, delivery.line);
     request.timeout_ms = delivery.options.timeout_ms;
     request.proxy = delivery.options.proxy;
     if (!delivery.cookies.empty()) request.headers.push_back("Cookie: " + delivery.cookies);

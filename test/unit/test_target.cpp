@@ -281,6 +281,14 @@ TEST(Endpoint, IdsAreJoinedByCommasAfterTheDomain)
                  make_endpoint(domain("https", "q3.webtrekk.net", 443, ""), {"111", "222"}).c_str());
 }
 
+TEST(Endpoint, TheStoredFormsMakeTheSameEndpoint)
+{
+    STRCMP_EQUAL(make_endpoint(domain("http", "127.0.0.1", 8080, "/track"), {"1", "2"}).c_str(),
+                 make_endpoint("http://127.0.0.1:8080/track", "1,2").c_str());
+    STRCMP_EQUAL("https://t.example/1,2/wt?p=1", mapptrack::endpoint_url("https://t.example/1,2", "wt?p=1").c_str());
+    STRCMP_EQUAL("https://t.example/1/batch", mapptrack::endpoint_url(make_endpoint("https://t.example", "1"), "batch").c_str());
+}
+
 TEST(Endpoint, PortAndPathComeBeforeTheIds)
 {
     STRCMP_EQUAL("http://127.0.0.1:8080/track/123",

@@ -57,9 +57,14 @@ using TransportFactory =
 
 class Dispatcher {
 public:
-    // Starts the threads. nullptr (logged) if no thread could be started.
-    static Dispatcher* start(const DispatcherOptions& options, TransportFactory factory,
-                             Logger log) noexcept;
+    // Owning a dispatcher means stopping it: the handle's deleter is stop().
+    struct Stopper {
+        void operator()(Dispatcher* d) const noexcept { Dispatcher::stop(d); }
+    };
+    using Handle = std::unique_ptr<Dispatcher, Stopper>;
+
+    // Starts the threads. Empty (logged) if no thread could be started.
+    static Handle start(const DispatcherOptions& options, TransportFactory factory, Logger log) noexcept;
 
     // Never blocks on I/O while the queue has room; a full queue sends the
     // hit to the spool (a short append), or refuses it (counted) without one.
@@ -144,6 +149,10 @@ private:
     std::atomic<bool> stopping_{false};
     std::atomic<bool> abort_{false};
     std::atomic<unsigned> running_{0};
+    // A thread's last act: stop() waits on this, not by polling.
+    std::mutex stopped_mutex_;
+    std::condition_variable stopped_;
+    void thread_done() noexcept;
     std::atomic<unsigned> delivering_{0};  // delivery threads still running
     RateLimit failure_log_{60000};
     RateLimit recovery_log_{60000};

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -78,9 +79,9 @@ struct SpoolCounters {
 
 class Spool {
 public:
-    // Opens (creating if needed) the directory. nullopt-like nullptr with
-    // `*error` set when it cannot be used.
-    static Spool* open(const SpoolOptions& options, Logger log, std::string* error) noexcept;
+    // Opens (creating if needed) the directory. Empty, with `*error` set,
+    // when it cannot be used.
+    static std::unique_ptr<Spool> open(const SpoolOptions& options, Logger log, std::string* error) noexcept;
     ~Spool();
     Spool(const Spool&) = delete;
     Spool& operator=(const Spool&) = delete;

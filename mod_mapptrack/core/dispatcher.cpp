@@ -100,8 +100,8 @@ void Dispatcher::record_error(const Delivery& hit, const std::string& why) noexc
     }
 }
 
-Dispatcher* Dispatcher::start(const DispatcherOptions& options, TransportFactory factory,
-                              Logger log) noexcept {
+Dispatcher::Handle Dispatcher::start(const DispatcherOptions& options, TransportFactory factory,
+                                     Logger log) noexcept {
     Dispatcher* d = nullptr;
     try {
         d = new Dispatcher(options, std::move(factory), log);
@@ -147,7 +147,7 @@ Dispatcher* Dispatcher::start(const DispatcherOptions& options, TransportFactory
             stop(d);
             return nullptr;
         }
-        return d;
+        return Handle(d);
     } catch (...) {
         log(LogLevel::Error, "MT0003: out of memory starting the delivery threads");
         delete d;
@@ -227,7 +227,15 @@ void Dispatcher::run(Worker& worker) noexcept {
         log_(LogLevel::Error, "MT0004: a delivery thread failed unexpectedly and stopped");
     }
     delivering_.fetch_sub(1);
-    running_.fetch_sub(1);
+    thread_done();
+}
+
+void Dispatcher::thread_done() noexcept {
+    {
+        std::lock_guard<std::mutex> lock(stopped_mutex_);
+        running_.fetch_sub(1);
+    }
+    stopped_.notify_all();
 }
 
 std::vector<Delivery> Dispatcher::send(Transport& transport, std::vector<Delivery>&& batch,
@@ -432,8 +440,8 @@ bool Dispatcher::stop(Dispatcher* d) noexcept {
         d->parked_wake_.notify_all();
     }
     const auto wait_for_threads = [d](std::int64_t ms) {
-        const std::int64_t until = now_ms() + ms;
-        while (d->running_.load() > 0 && now_ms() < until) apr_sleep(apr_time_from_msec(10));
+        std::unique_lock<std::mutex> lock(d->stopped_mutex_);
+        d->stopped_.wait_for(lock, std::chrono::milliseconds(ms), [d] { return d->running_.load() == 0; });
     };
     const std::int64_t deadline_ms = d->drain_deadline_ms_.load();
     wait_for_threads(deadline_ms);

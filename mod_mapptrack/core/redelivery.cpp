@@ -41,7 +41,7 @@ void Dispatcher::run_redelivery() noexcept {
     } catch (...) {
         log_(LogLevel::Error, "MT0005: the redelivery thread failed unexpectedly and stopped");
     }
-    running_.fetch_sub(1);
+    thread_done();
 }
 
 // Hits parked in memory, for endpoints whose backoff is over.

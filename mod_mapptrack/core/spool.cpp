@@ -387,7 +387,7 @@ Spool::Spool(const SpoolOptions& options, Logger log) : options_(options), log_(
     file_limit_ = segment_file_limit(options_.segment_bytes);
 }
 
-Spool* Spool::open(const SpoolOptions& options, Logger log, std::string* error) noexcept {
+std::unique_ptr<Spool> Spool::open(const SpoolOptions& options, Logger log, std::string* error) noexcept {
     try {
         // The same checks as at start, now as the User the children run as:
         // the directory may have been swapped or opened up since.
@@ -399,7 +399,7 @@ Spool* Spool::open(const SpoolOptions& options, Logger log, std::string* error) 
             if (error) *error = "cannot write to " + options.dir + ": " + std::strerror(errno);
             return nullptr;
         }
-        return new Spool(options, log);
+        return std::unique_ptr<Spool>(new Spool(options, log));
     } catch (...) {
         if (error) *error = "out of memory";
         return nullptr;

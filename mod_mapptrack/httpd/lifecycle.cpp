@@ -137,7 +137,8 @@ void child_init(apr_pool_t* pchild, server_rec* s) {
                 spool.dir = dir;
                 spool.max_bytes = spool_max_bytes(conf);
                 std::string error;
-                g_spool = Spool::open(spool, Logger{&log_to_httpd, nullptr}, &error);
+                // Kept as a plain pointer: a global with a destructor would run at exit().
+                g_spool = Spool::open(spool, Logger{&log_to_httpd, nullptr}, &error).release();
                 if (!g_spool) {
                     ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
                                  "MT0017: the spool cannot be used (%s); hits that cannot be delivered "
@@ -154,7 +155,7 @@ void child_init(apr_pool_t* pchild, server_rec* s) {
                 with_abort.abort = abort;
                 return make_curl_transport(with_abort);
             };
-            Dispatcher* d = Dispatcher::start(options, std::move(factory), Logger{&log_to_httpd, nullptr});
+            Dispatcher::Handle d = Dispatcher::start(options, std::move(factory), Logger{&log_to_httpd, nullptr});
             // Pre-cleanup: runs before pchild's sub-pools and other cleanups go.
             apr_pool_pre_cleanup_register(pchild, nullptr, stop_dispatcher);
             if (!d) {
@@ -163,7 +164,7 @@ void child_init(apr_pool_t* pchild, server_rec* s) {
                              "not tracked");
                 return 0;
             }
-            g_dispatcher.store(d);
+            g_dispatcher.store(d.release());  // stop_dispatcher stops it
             return 0;
         },
         [&](const char* what) {

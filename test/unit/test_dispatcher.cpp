@@ -253,7 +253,7 @@ TEST_GROUP(Dispatcher)
         Logger logger;
         logger.sink = &record_log;
         logger.baton = &log;
-        dispatcher = Dispatcher::start(options, factory_for(server), logger);
+        dispatcher = Dispatcher::start(options, factory_for(server), logger).release();  // stop() stops it
         CHECK_TEXT(dispatcher != nullptr, "Dispatcher::start failed");
         log.watched = dispatcher;
     }
@@ -819,7 +819,7 @@ struct TempSpool {
         o.dir = dir;
         o.max_bytes = 1 << 20;
         std::string error;
-        spool = mapptrack::Spool::open(o, Logger{}, &error);
+        spool = mapptrack::Spool::open(o, Logger{}, &error).release();
     }
     ~TempSpool()
     {

@@ -249,7 +249,7 @@ const bool kWarmedUp = [] {
     SpoolOptions options;
     options.dir = dir;
     std::string error;
-    if (Spool* spool = Spool::open(options, Logger{}, &error)) {
+    if (Spool* spool = Spool::open(options, Logger{}, &error).release()) {
         spool->append(records(0, 1));
         delete spool;
     }
@@ -512,7 +512,7 @@ TEST_GROUP(Spool)
         options.max_bytes = max_bytes;
         options.segment_bytes = segment_bytes;
         std::string error;
-        Spool* s = Spool::open(options, Logger{&record_log, &log}, &error);
+        Spool* s = Spool::open(options, Logger{&record_log, &log}, &error).release();
         CHECK_TEXT(s != nullptr, error.c_str());
         return s;
     }
@@ -550,15 +550,15 @@ TEST(Spool, OpenFailsUnderARegularFileOrMissingParent)
     SpoolOptions options;
     std::string error;
     options.dir = dir + "/file/spool";
-    POINTERS_EQUAL(nullptr, Spool::open(options, Logger{}, &error));
+    POINTERS_EQUAL(nullptr, Spool::open(options, Logger{}, &error).get());
     CHECK(error.find(options.dir) != std::string::npos);
     options.dir = dir + "/file";
     error.clear();
-    POINTERS_EQUAL(nullptr, Spool::open(options, Logger{}, &error));
+    POINTERS_EQUAL(nullptr, Spool::open(options, Logger{}, &error).get());
     CHECK(error.find("not a directory") != std::string::npos);
     options.dir = dir + "/missing/spool";
     error.clear();
-    POINTERS_EQUAL(nullptr, Spool::open(options, Logger{}, &error));
+    POINTERS_EQUAL(nullptr, Spool::open(options, Logger{}, &error).get());
     CHECK(error.find("cannot create") != std::string::npos);
 }
 
@@ -807,7 +807,7 @@ TEST(Spool, ReplayedBatchesStayUnderOneMebibyteInOrder)
     options.threads = 1;
     options.spool = spool;
     options.drain_deadline = std::chrono::milliseconds(2000);
-    mapptrack::Dispatcher* d = mapptrack::Dispatcher::start(
+    mapptrack::Dispatcher::Handle d = mapptrack::Dispatcher::start(
         options,
         [recorder](const std::atomic<bool>*) -> std::unique_ptr<mapptrack::Transport> {
             return std::make_unique<RecordingTransport>(recorder);
@@ -827,7 +827,7 @@ TEST(Spool, ReplayedBatchesStayUnderOneMebibyteInOrder)
             break;
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    CHECK(mapptrack::Dispatcher::stop(d));
+    CHECK(mapptrack::Dispatcher::stop(d.release()));
     CHECK_EQUAL(400u, lines);
     std::string all;
     for (const auto& r : recorder->requests) {
@@ -913,7 +913,7 @@ TEST(Spool, ReplayedRecordsTakeNoProxyOrTimeoutFromTheFile)
     mapptrack::DispatcherOptions options;
     options.threads = 1;
     options.spool = spool;
-    mapptrack::Dispatcher* d = mapptrack::Dispatcher::start(
+    mapptrack::Dispatcher::Handle d = mapptrack::Dispatcher::start(
         options,
         [recorder](const std::atomic<bool>*) -> std::unique_ptr<mapptrack::Transport> {
             return std::make_unique<RecordingTransport>(recorder);
@@ -923,7 +923,7 @@ TEST(Spool, ReplayedRecordsTakeNoProxyOrTimeoutFromTheFile)
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (std::chrono::steady_clock::now() < until && !files_in(dir).empty())
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    CHECK(mapptrack::Dispatcher::stop(d));
+    CHECK(mapptrack::Dispatcher::stop(d.release()));
     CHECK(!recorder->requests.empty());
     for (const auto& r : recorder->requests) {
         CHECK(r.proxy.find("evil") == std::string::npos);
@@ -1153,20 +1153,20 @@ TEST(SpoolDirectory, SpoolOpenMakesTheSameChecksAsTheUser)
     CHECK_EQUAL(0, mkdir(target.c_str(), 0700));
     options.dir = dir + "/link";
     CHECK_EQUAL(0, symlink(target.c_str(), options.dir.c_str()));
-    POINTERS_EQUAL(nullptr, Spool::open(options, Logger{}, &error));
+    POINTERS_EQUAL(nullptr, Spool::open(options, Logger{}, &error).get());
     CHECK_TEXT(contains(error, options.dir) && contains(error, "symbolic link"), error.c_str());
     options.dir = dir + "/open";
     CHECK_EQUAL(0, mkdir(options.dir.c_str(), 0700));
     CHECK_EQUAL(0, chmod(options.dir.c_str(), 0757));
     error.clear();
-    POINTERS_EQUAL(nullptr, Spool::open(options, Logger{}, &error));
+    POINTERS_EQUAL(nullptr, Spool::open(options, Logger{}, &error).get());
     CHECK_TEXT(contains(error, "world-writable"), error.c_str());
     if (geteuid() == 0) {
         options.dir = dir + "/theirs";
         CHECK_EQUAL(0, mkdir(options.dir.c_str(), 0700));
         CHECK_EQUAL(0, chown(options.dir.c_str(), nobody_uid(), nobody_gid()));
         error.clear();
-        POINTERS_EQUAL(nullptr, Spool::open(options, Logger{}, &error));
+        POINTERS_EQUAL(nullptr, Spool::open(options, Logger{}, &error).get());
         CHECK_TEXT(contains(error, "owned by uid " + std::to_string(nobody_uid())), error.c_str());
     }
 }
@@ -1438,7 +1438,7 @@ TEST(SpoolAsUser, ASegmentThatCannotBeOpenedIsLoggedOnceWithItsReasonAndTheOther
     SpoolOptions options;
     options.dir = dir;
     std::string error;
-    spool = Spool::open(options, Logger{&record_log, &log}, &error);
+    spool = Spool::open(options, Logger{&record_log, &log}, &error).release();
     CHECK_TEXT(spool != nullptr, error.c_str());
     std::vector<Delivery> got;
     while (auto taken = spool->take()) {

@@ -5,12 +5,14 @@
 #include <cstdint>
 #include <string>
 
+#include "mapptrack/defaults.h"
+
 namespace mapptrack {
 
 struct DeliveryOptions {
-    unsigned timeout_ms = 2000;     // per attempt (MappTrackTimeout)
-    unsigned batch_size = 50;       // hits per request; 1 = one GET per hit
-    unsigned batch_delay_ms = 200;  // how long a batch may wait to fill
+    unsigned timeout_ms = defaults::kTimeoutMs;          // per attempt (MappTrackTimeout)
+    unsigned batch_size = defaults::kBatchSize;          // hits per request; 1 = one GET per hit
+    unsigned batch_delay_ms = defaults::kBatchDelayMs;   // how long a batch may wait to fill
     std::string proxy;              // MappTrackOutboundProxy, or empty
     std::uint32_t status_row = 0;   // the row of the server-wide figures (status.h) it counts in
 };

@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "mapptrack/defaults.h"
 #include "mapptrack/delivery.h"
 #include "mapptrack/endpoint_health.h"
 #include "mapptrack/log.h"
@@ -36,9 +37,9 @@ namespace mapptrack {
 using EndpointResolver = std::function<std::optional<DeliveryOptions>(std::string_view endpoint)>;
 
 struct DispatcherOptions {
-    unsigned threads = 2;
-    std::size_t queue_capacity = 10000;
-    unsigned retries = 5;                              // attempts after the first
+    unsigned threads = defaults::kThreads;
+    std::size_t queue_capacity = defaults::kQueueSize;
+    unsigned retries = defaults::kRetries;             // attempts after the first
     std::chrono::milliseconds backoff_base{200};       // doubled per failure, with jitter
     std::chrono::milliseconds backoff_cap{10000};      // longest pause between attempts
     std::chrono::milliseconds drain_deadline{5000};    // at stop

@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "mapptrack/defaults.h"
+
 namespace mapptrack {
 
 // Mapp: "Text parameters support a maximum of 255 characters" (each value of
@@ -16,7 +18,7 @@ inline constexpr std::size_t kMaxTextChars = 255;
 inline constexpr std::size_t kMaxLineBytes = 7000;
 
 struct Hit {
-    int pixel_version = 300;
+    int pixel_version = defaults::kPixelVersion;
     std::string content_id;       // raw; empty is sent as `0`
     std::int64_t time_ms = 0;     // the request's start, ms since the epoch
     std::string referrer;         // raw (referrer_field: "1" for the own domain); empty is sent as `0`

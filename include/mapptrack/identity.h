@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "mapptrack/defaults.h"
 #include "mapptrack/cookies.h"
 
 namespace mapptrack {
@@ -53,7 +54,7 @@ std::string ever_id_cookie_name(const IdentityRules& rules);
 struct EverIdCookie {
     std::string name;
     std::string value;
-    long max_age = 15552000;
+    long max_age = defaults::kCookieMaxAge;
     std::string domain;  // empty: host-only
     bool secure = false;
 };

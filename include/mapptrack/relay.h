@@ -9,6 +9,7 @@
 #include <optional>
 #include <vector>
 
+#include "mapptrack/defaults.h"
 #include "mapptrack/hit_line.h"
 
 namespace mapptrack {
@@ -18,8 +19,8 @@ inline constexpr std::size_t kRelayMaxBody = 16u << 20;        // the hard cap o
 
 // What one relayed request may carry (MappTrackRelayMaxLines, MappTrackRelayMaxBody).
 struct RelayLimits {
-    std::size_t max_lines = 100;          // hit lines in one batch body; 413 above
-    std::size_t max_body = 256 * 1024;    // bytes of one body; 413 above
+    std::size_t max_lines = defaults::kRelayMaxLines;  // hit lines in one batch body; 413 above
+    std::size_t max_body = defaults::kRelayMaxBody;    // bytes of one body; 413 above
 };
 
 struct RelayRoute {

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "mapptrack/defaults.h"
 #include "mapptrack/delivery.h"
 #include "mapptrack/log.h"
 
@@ -65,7 +66,7 @@ std::uint64_t segment_file_limit(std::uint64_t segment_bytes) noexcept;
 
 struct SpoolOptions {
     std::string dir;
-    std::uint64_t max_bytes = 256ull << 20;   // all segments together
+    std::uint64_t max_bytes = defaults::kSpoolMaxBytes;  // all segments together
     std::uint64_t segment_bytes = 0;          // 0: max_bytes / 16, 4 KiB to 8 MiB
 };
 

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "mapptrack/defaults.h"
+
 namespace mapptrack {
 
 struct OutboundRequest {
@@ -15,7 +17,7 @@ struct OutboundRequest {
     std::string url;
     std::string body;                  // for POST
     std::vector<std::string> headers;  // "Name: value"
-    unsigned timeout_ms = 2000;        // whole transfer; connecting gets at most this
+    unsigned timeout_ms = defaults::kTimeoutMs;  // whole transfer; connecting gets at most this
     std::string proxy;                 // MappTrackOutboundProxy, or empty for none
     bool keep_headers = false;         // fill OutboundResponse::headers (tracing)
 };

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "mapptrack/defaults.h"
 #include "mapptrack/identity.h"
 #include "mapptrack/referrer.h"
 
@@ -96,9 +97,9 @@ const ServerConfig* server_config(const server_rec* s);
 // Getters with the defaults of docs/directives.md.
 inline bool enabled(const DirConfig* c) { return c->enabled == 1; }
 inline Mode mode(const DirConfig* c) { return c->mode == kUnset ? Mode::Async : Mode(c->mode); }
-inline int pixel_version(const DirConfig* c) { return c->pixel_version == kUnset ? 300 : c->pixel_version; }
+inline int pixel_version(const DirConfig* c) { return c->pixel_version == kUnset ? defaults::kPixelVersion : c->pixel_version; }
 inline bool set_cookie(const DirConfig* c) { return c->cookie != 0; }
-inline long cookie_max_age(const DirConfig* c) { return c->cookie_max_age == kUnset ? 15552000 : c->cookie_max_age; }
+inline long cookie_max_age(const DirConfig* c) { return c->cookie_max_age == kUnset ? defaults::kCookieMaxAge : c->cookie_max_age; }
 inline bool anonymize_ip(const DirConfig* c) { return c->anonymize_ip == 1; }
 inline DoNotTrack do_not_track(const DirConfig* c) {
     return c->do_not_track == kUnset ? DoNotTrack::Off : DoNotTrack(c->do_not_track);
@@ -113,18 +114,18 @@ std::vector<std::string> campaign_params(const DirConfig* c);  // default wt_mc,
 // track_ids: kept by the caller (IdentityRules points at it).
 IdentityRules identity_rules(const DirConfig* c, const std::vector<std::string>* track_ids);
 
-inline unsigned timeout_ms(const ServerConfig* c) { return c->timeout_ms == kUnset ? 2000 : unsigned(c->timeout_ms); }
-inline unsigned batch_size(const ServerConfig* c) { return c->batch_size == kUnset ? 50 : unsigned(c->batch_size); }
-inline unsigned batch_delay_ms(const ServerConfig* c) { return c->batch_delay_ms == kUnset ? 200 : unsigned(c->batch_delay_ms); }
-inline unsigned threads(const ServerConfig* c) { return c->threads == kUnset ? 2 : unsigned(c->threads); }
-inline unsigned long queue_size(const ServerConfig* c) { return c->queue_size == kUnset ? 10000 : unsigned(c->queue_size); }
-inline unsigned retries(const ServerConfig* c) { return c->retries == kUnset ? 5 : unsigned(c->retries); }
+inline unsigned timeout_ms(const ServerConfig* c) { return c->timeout_ms == kUnset ? defaults::kTimeoutMs : unsigned(c->timeout_ms); }
+inline unsigned batch_size(const ServerConfig* c) { return c->batch_size == kUnset ? defaults::kBatchSize : unsigned(c->batch_size); }
+inline unsigned batch_delay_ms(const ServerConfig* c) { return c->batch_delay_ms == kUnset ? defaults::kBatchDelayMs : unsigned(c->batch_delay_ms); }
+inline unsigned threads(const ServerConfig* c) { return c->threads == kUnset ? defaults::kThreads : unsigned(c->threads); }
+inline unsigned long queue_size(const ServerConfig* c) { return c->queue_size == kUnset ? defaults::kQueueSize : static_cast<unsigned long>(c->queue_size); }
+inline unsigned retries(const ServerConfig* c) { return c->retries == kUnset ? defaults::kRetries : unsigned(c->retries); }
 inline unsigned long long spool_max_bytes(const ServerConfig* c) {
-    return c->spool_max_bytes == kUnset ? 256ull << 20 : static_cast<unsigned long long>(c->spool_max_bytes);
+    return c->spool_max_bytes == kUnset ? defaults::kSpoolMaxBytes : static_cast<unsigned long long>(c->spool_max_bytes);
 }
-inline unsigned long relay_max_lines(const ServerConfig* c) { return c->relay_max_lines == kUnset ? 100 : c->relay_max_lines; }
-inline unsigned long relay_max_body(const ServerConfig* c) { return c->relay_max_body == kUnset ? 256 * 1024 : c->relay_max_body; }
-inline unsigned inspect_size(const ServerConfig* c) { return c->inspect_size == kUnset ? 200 : unsigned(c->inspect_size); }
+inline unsigned long relay_max_lines(const ServerConfig* c) { return c->relay_max_lines == kUnset ? defaults::kRelayMaxLines : static_cast<unsigned long>(c->relay_max_lines); }
+inline unsigned long relay_max_body(const ServerConfig* c) { return c->relay_max_body == kUnset ? defaults::kRelayMaxBody : static_cast<unsigned long>(c->relay_max_body); }
+inline unsigned inspect_size(const ServerConfig* c) { return c->inspect_size == kUnset ? defaults::kInspectSize : unsigned(c->inspect_size); }
 // MappTrackMaxWaitingWorkers; kUnset: a quarter of MaxRequestWorkers (wait_limit.cpp).
 inline int max_waiting_workers(const ServerConfig* c) { return c->max_waiting_workers; }
 // MappTrackSpoolDir, default <DefaultRuntimeDir>/mapptrack; nullptr when the spool is off.

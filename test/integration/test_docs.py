@@ -372,3 +372,38 @@ def test_directive_contexts_match_the_command_table():
                             f"but {rel(CONFIG_CPP)}:{line} ({where}"
                             f"{', global only' if global_only else ''}) means '{want}'")
     assert not problems, "\n".join(problems)
+
+
+# --- defaults ------------------------------------------------------------------
+
+DEFAULTS_H = os.path.join(REPO, "include", "mapptrack", "defaults.h")
+
+
+def code_defaults():
+    """{directive: value} from include/mapptrack/defaults.h (`kX = expr; // MappTrackY`)."""
+    out = {}
+    for line in read(DEFAULTS_H).splitlines():
+        m = re.match(r"\s*inline constexpr [\w:]+(?: [\w:]+)* k\w+ = ([^;]+);\s*// (MappTrack\w+)", line)
+        if m:
+            expr = re.sub(r"(\d+)(?:ull|ul|u|ll|l)\b", r"\1", m.group(1), flags=re.I)
+            out[m.group(2)] = eval(expr, {"__builtins__": {}})  # numbers and << * only
+    return out
+
+
+def test_documented_defaults_are_the_codes():
+    defaults = code_defaults()
+    assert len(defaults) >= 10, f"read only {defaults} from {rel(DEFAULTS_H)}: update test_docs.py"
+    text = read(DIRECTIVES_MD)
+    problems = []
+    for directive, value in sorted(defaults.items()):
+        entry = section(text, f"## {directive}")
+        line = next((l for _, l in entry if l.startswith("| **Default:**")), None)
+        if line is None:
+            problems.append(f"{rel(DIRECTIVES_MD)}: {directive} has no Default line")
+            continue
+        m = re.search(rf"`{directive} (\d+)([KMG]?)`", line)
+        shown = int(m.group(1)) * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[m.group(2)] if m else None
+        if shown != value:
+            problems.append(f"{rel(DIRECTIVES_MD)}: {directive}'s Default says {line!r}; "
+                            f"{rel(DEFAULTS_H)} has {value}")
+    assert not problems, "\n".join(problems)

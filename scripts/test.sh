@@ -96,12 +96,21 @@ run_fuzz() {  # the targets' counts, from the closing "N passed, N failed"
   fi
 }
 
+run_checks() {  # the script checks of make check: message IDs, the docs against the code
+  local passed=0 failed=0 t
+  for t in scripts/check-messages.py scripts/check-docs.sh; do
+    if "$top/$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
+  done
+  record checks "$passed" "$failed" 0
+}
+
 echo "== building (release) ${configure_options[*]}"
 if ! "$top/scripts/build.sh" build/release "${configure_options[@]}"; then
   echo "0 passed, 1 failed"
   exit 1
 fi
 run_unit unit build/release
+run_checks
 # libFuzzer targets (test/fuzz), a short run each; MAPPTRACK_SKIP_FUZZ=1 skips them.
 if [[ -z ${MAPPTRACK_SKIP_FUZZ:-} ]]; then
   run_fuzz

@@ -270,16 +270,42 @@ def command_table():
     m = re.search(r"command_rec\s+\w+\[\]\s*=\s*\{(.*?)\n\};", text, re.S)
     assert m, f"{rel(CONFIG_CPP)}: no command_rec table found; update test_docs.py"
     body, offset = m.group(1), m.start(1)
-    entry = re.compile(r"\b(?:MT_\w+|AP_INIT_\w+)\(\s*\"(\w+)\"\s*,\s*(?:handler\()?\s*(\w+)\s*\)?\s*,"
+    entry = re.compile(r"\b(?:MT_(\w+)|AP_INIT_(\w+))\(\s*\"(\w+)\"\s*,\s*(?:handler\()?\s*(\w+)\s*\)?\s*,"
                        r"\s*(?:nullptr\s*,\s*|NULL\s*,\s*)?([\w| ]+?)\s*,")
     table = {}
     for e in entry.finditer(body):
-        name, fn, where = e.group(1), e.group(2), e.group(3)
+        kind, name, fn, where = e.group(1) or e.group(2), e.group(3), e.group(4), e.group(5)
         line = text.count("\n", 0, offset + e.start()) + 1
         f = re.search(r"\b" + re.escape(fn) + r"\s*\(\s*cmd_parms\s*\*[^)]*\)\s*\{(.*?)\n\}", text, re.S)
         global_only = bool(f and re.search(r"global_only\s*\(|GLOBAL_ONLY", f.group(1)))
         table[name] = (line, fn, where.replace(" ", ""), global_only)
+        KINDS[name] = kind
     return table
+
+
+KINDS = {}  # directive -> FLAG, TAKE1, TAKE2, TAKE12, ITERATE (filled by command_table)
+
+
+def syntax_fits(kind, syntax):
+    """Does the first form of a Syntax cell take the arguments its kind passes?"""
+    m = re.match(r"`([^`]*)`", syntax)
+    if not m:
+        return False
+    words = m.group(1).replace("\\|", "|").split()[1:]
+    optional = [w for w in words if w.startswith("[")]
+    required = [w for w in words if not w.startswith("[") and w != "…"]
+    repeats = "…" in words  # a word of its own: more arguments (`id[,id]…` is one)
+    if kind == "FLAG":
+        return words == ["On|Off"]
+    if kind == "TAKE1":
+        return len(required) == 1 and not optional and not repeats
+    if kind == "TAKE2":
+        return len(required) == 2 and not optional and not repeats
+    if kind == "TAKE12":
+        return len(required) == 1 and len(optional) == 1 and not repeats
+    if kind == "ITERATE":
+        return len(required) >= 1 and repeats
+    return False
 
 
 def directive_entries():
@@ -323,6 +349,9 @@ def test_every_directive_has_a_reference_entry():
         if fields.get("Syntax") and name not in fields["Syntax"]:
             problems.append(f"{rel(DIRECTIVES_MD)}:{n}: the Syntax of {name} does not name it: "
                             f"{fields['Syntax']}")
+        elif fields.get("Syntax") and not syntax_fits(KINDS.get(name), fields["Syntax"]):
+            problems.append(f"{rel(DIRECTIVES_MD)}:{n}: the Syntax of {name} ({fields['Syntax']}) does not "
+                            f"take the arguments of its kind in {rel(CONFIG_CPP)}:{line} ({KINDS.get(name)})")
     assert not problems, "\n".join(problems)
 
 

@@ -12,11 +12,14 @@ secs=${1:-10}
 "$top/scripts/install-deps.sh" wrk
 "$top/scripts/build.sh" "$top/build/release" >/dev/null
 module="$top/build/release/mod_mapptrack/.libs/mod_mapptrack.so"
+# The httpd the module is built for (configure's paths.ini; --with-apxs chooses it).
+APACHE=$(sed -n 's/^apache = //p' "$top/build/release/test/integration/paths.ini")
+MODDIR=$(sed -n 's/^modules = //p' "$top/build/release/test/integration/paths.ini")
 work=$(mktemp -d /tmp/mapptrack-bench.XXXXXX)
 chmod 755 "$work"
 pids=()
 cleanup() {
-  for conf in "$work"/*.conf; do /usr/sbin/apache2 -f "$conf" -k stop >/dev/null 2>&1 || true; done
+  for conf in "$work"/*.conf; do "$APACHE" -f "$conf" -k stop >/dev/null 2>&1 || true; done
   sleep 1
   rm -rf "$work"
 }
@@ -41,10 +44,10 @@ LogLevel warn
 ServerName localhost
 User www-data
 Group www-data
-LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
-LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
-LoadModule mime_module /usr/lib/apache2/modules/mod_mime.so
-LoadModule alias_module /usr/lib/apache2/modules/mod_alias.so
+LoadModule mpm_event_module $MODDIR/mod_mpm_event.so
+LoadModule authz_core_module $MODDIR/mod_authz_core.so
+LoadModule mime_module $MODDIR/mod_mime.so
+LoadModule alias_module $MODDIR/mod_alias.so
 TypesConfig /etc/mime.types
 StartServers 2
 ThreadsPerChild 25
@@ -71,7 +74,7 @@ LUA
 chmod a+r "$work/track/gif.lua"
 { common "$work/run-up"
   cat <<CONF
-LoadModule lua_module /usr/lib/apache2/modules/mod_lua.so
+LoadModule lua_module $MODDIR/mod_lua.so
 Listen 127.0.0.1:$UP
 DocumentRoot $work/track
 LuaMapHandler "^/[0-9,]+/(wt|batch)" "$work/track/gif.lua" handle
@@ -83,9 +86,9 @@ CONF
 
 { common "$work/run-front"
   cat <<CONF
-LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so
-LoadModule proxy_http_module /usr/lib/apache2/modules/mod_proxy_http.so
-LoadModule headers_module /usr/lib/apache2/modules/mod_headers.so
+LoadModule proxy_module $MODDIR/mod_proxy.so
+LoadModule proxy_http_module $MODDIR/mod_proxy_http.so
+LoadModule headers_module $MODDIR/mod_headers.so
 LoadModule mapptrack_module $module
 Listen 127.0.0.1:$PAGE_OFF
 Listen 127.0.0.1:$PAGE_ON
@@ -121,10 +124,10 @@ MappTrackDomain http://127.0.0.1:$UP
 CONF
 } > "$work/front.conf"
 
-/usr/sbin/apache2 -t -f "$work/upstream.conf" >/dev/null 2>&1
-/usr/sbin/apache2 -t -f "$work/front.conf" >/dev/null 2>&1 || /usr/sbin/apache2 -t -f "$work/front.conf"
-/usr/sbin/apache2 -f "$work/upstream.conf" -k start
-/usr/sbin/apache2 -f "$work/front.conf" -k start
+"$APACHE" -t -f "$work/upstream.conf" >/dev/null 2>&1
+"$APACHE" -t -f "$work/front.conf" >/dev/null 2>&1 || "$APACHE" -t -f "$work/front.conf"
+"$APACHE" -f "$work/upstream.conf" -k start
+"$APACHE" -f "$work/front.conf" -k start
 sleep 1.5
 
 # run NAME URL -> "rps p50_ms p99_ms"
@@ -155,7 +158,7 @@ out="$top/bench/results.md"
 {
   echo "# Benchmark results"
   echo
-  echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, wrk -t2 -c16 -d${secs}s, apache2 $(/usr/sbin/apache2 -v | sed -n 's/Server version: //p'), MPM event."
+  echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, wrk -t2 -c16 -d${secs}s, apache2 $("$APACHE" -v | sed -n 's/Server version: //p'), MPM event."
   echo "Ratios are against the baseline of the same run; the absolute numbers depend on the machine."
   echo
   echo "## Page tracking (static 3 KB page)"

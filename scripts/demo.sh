@@ -19,9 +19,8 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DEMO_PORT=${DEMO_PORT:-8080}
 COLLECTOR_PORT=${COLLECTOR_PORT:-8090}
 TRACK_ID=123451234512345
-APACHE=/usr/sbin/apache2
 PYTHON=/usr/bin/python3
-MODDIR=/usr/lib/apache2/modules
+# APACHE and MODDIR: the httpd the module is built for (configure's paths.ini, below).
 
 once=0
 for arg in "$@"; do
@@ -56,7 +55,7 @@ else
     command -v g++ >/dev/null || missing+=(g++)
     command -v make >/dev/null || missing+=(make)
     command -v curl >/dev/null || missing+=(curl)
-    [[ -x $APACHE ]] || missing+=(apache2)
+    command -v apache2 >/dev/null || missing+=(apache2)
     command -v apxs >/dev/null || missing+=(apache2-dev)
     [[ -e /usr/include/x86_64-linux-gnu/curl/curl.h || -e /usr/include/curl/curl.h ]] ||
         pkg-config --exists libcurl 2>/dev/null || missing+=(libcurl4-openssl-dev)
@@ -68,7 +67,6 @@ else
         apt-get install -y -qq --no-install-recommends "${missing[@]}"
     fi
 fi
-[[ -x $APACHE ]] || die "$APACHE not found (apt-get install apache2)"
 [[ -x $PYTHON ]] || die "$PYTHON not found (apt-get install python3)"
 command -v curl >/dev/null || die "curl not found (apt-get install curl)"
 id www-data >/dev/null 2>&1 || die "user www-data does not exist (it comes with apache2)"
@@ -100,6 +98,17 @@ else
     fi
     [[ -f $SO ]] || die "the build did not produce $SO"
 fi
+# The httpd this build is for, as configure found it through apxs (--with-apxs).
+paths_ini=$(dirname "$SO")/../../test/integration/paths.ini
+if [[ -f $paths_ini ]]; then
+    APACHE=$(sed -n 's/^apache = //p' "$paths_ini")
+    MODDIR=$(sed -n 's/^modules = //p' "$paths_ini")
+else  # a module from elsewhere (MAPPTRACK_MODULE): the httpd apxs names
+    apxs=$(command -v apxs2 || command -v apxs) || die "no $paths_ini and no apxs to find httpd"
+    APACHE=$("$apxs" -q SBINDIR)/$("$apxs" -q PROGNAME)
+    MODDIR=$("$apxs" -q LIBEXECDIR)
+fi
+[[ -x $APACHE ]] || die "$APACHE (from $paths_ini) not found (apt-get install apache2)"
 if ldd "$SO" 2>/dev/null | grep -q libasan; then
     die "$SO is a sanitizer build (--enable-sanitizers); build a normal one in build/release or set MAPPTRACK_MODULE"
 fi

@@ -61,7 +61,8 @@ PY
 run_pytest() {  # NAME BUILD_DIR TEST_DIR [env…]
   local name=$1 dir=$2 tests=$3; shift 3
   local xml="$results/$name.xml"
-  env MAPPTRACK_MODULE="$top/$dir/mod_mapptrack/.libs/mod_mapptrack.so" "$@" \
+  env MAPPTRACK_MODULE="$top/$dir/mod_mapptrack/.libs/mod_mapptrack.so" \
+    MAPPTRACK_PATHS="$top/$dir/test/integration/paths.ini" "$@" \
     /usr/bin/python3 -m pytest -q -p no:cacheprovider --junitxml="$xml" ${PYTEST_ARGS:-} "$tests"
   local rc=$?
   /usr/bin/python3 - "$xml" "$name" "$rc" >>"$results/counts" <<'PY'

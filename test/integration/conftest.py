@@ -3,6 +3,9 @@ module, and stub Mapp track servers (see trackstub.py, mapphit.py).
 
 Environment:
   MAPPTRACK_MODULE     path of mod_mapptrack.so (default: the build tree)
+  MAPPTRACK_PATHS      the build's test/integration/paths.ini (apache2 and its modules
+                       folder, as configure found them through apxs; default: the one
+                       of the build MAPPTRACK_MODULE comes from)
   MAPPTRACK_MPMS       comma list of MPMs to run every test under (event,worker,prefork)
   MAPPTRACK_SANITIZE=1 preload libasan, fail on any ASan/UBSan report
   MAPPTRACK_NO_MODULE=1 run without the module (harness self-tests only)
@@ -34,10 +37,25 @@ from trackstub import TrackServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-APACHE = "/usr/sbin/apache2"
-MODDIR = "/usr/lib/apache2/modules"
 MODULE = os.environ.get("MAPPTRACK_MODULE") or os.path.join(
     REPO, "build", "release", "mod_mapptrack", ".libs", "mod_mapptrack.so")
+
+
+def _httpd_paths():
+    """The httpd this build is for: test/integration/paths.ini, which configure
+    writes into the build tree (MAPPTRACK_PATHS names it; by default the one of
+    the build MODULE comes from)."""
+    import configparser
+    path = os.environ.get("MAPPTRACK_PATHS") or os.path.join(
+        os.path.dirname(MODULE), "..", "..", "test", "integration", "paths.ini")
+    ini = configparser.ConfigParser()
+    if not ini.read(path) or not ini.has_section("httpd"):
+        raise RuntimeError(f"{path} not found or empty: build with scripts/build.sh (configure writes it), "
+                           "or set MAPPTRACK_PATHS")
+    return ini["httpd"]["apache"], ini["httpd"]["modules"]
+
+
+APACHE, MODDIR = _httpd_paths()
 NO_MODULE = os.environ.get("MAPPTRACK_NO_MODULE") == "1"
 SANITIZE = os.environ.get("MAPPTRACK_SANITIZE") == "1"
 MPMS = [m.strip() for m in os.environ.get("MAPPTRACK_MPMS", "event,worker,prefork").split(",")

@@ -42,13 +42,29 @@ std::string ever_id_cookie_name(const IdentityRules& rules) {
     return "wteid";
 }
 
-Identity resolve_identity(const CookieList& cookies, const IdentityRules& rules) {
+bool asks_not_to_be_tracked(const PrivacySignals& signals) noexcept { return signals.dnt == "1" || signals.gpc == "1"; }
+
+Identity resolve_identity(const CookieList& cookies, const IdentityRules& rules, const PrivacySignals& signals) {
     Identity identity;
     if (find_cookie(cookies, "webtrekkOptOut")) {
         identity.kind = Identity::Kind::OptedOut;
         return identity;
     }
     if (is_anonymous(cookies, rules)) {
+        identity.kind = Identity::Kind::Anonymous;
+        return identity;
+    }
+    const bool signalled = rules.do_not_track != DoNotTrackRule::Off && asks_not_to_be_tracked(signals);
+    if (signalled && rules.do_not_track == DoNotTrackRule::Skip) {
+        identity.kind = Identity::Kind::OptedOut;
+        return identity;
+    }
+    bool consent = true;
+    if (!rules.consent_cookie.empty()) {
+        const std::optional<std::string_view> value = find_cookie(cookies, rules.consent_cookie);
+        consent = value && (!rules.consent_matches || rules.consent_matches(rules.consent_regex, *value));
+    }
+    if (signalled || !consent) {
         identity.kind = Identity::Kind::Anonymous;
         return identity;
     }

@@ -634,6 +634,14 @@ std::vector<std::string> campaign_params(const DirConfig* c) {
     return c->campaign_params ? strings(c->campaign_params) : default_campaign_params();
 }
 
+namespace {
+
+bool consent_regex_matches(const void* regex, std::string_view value) {
+    return ap_regexec(static_cast<const ap_regex_t*>(regex), std::string(value).c_str(), 0, nullptr, 0) == 0;
+}
+
+}  // namespace
+
 IdentityRules identity_rules(const DirConfig* c, const std::vector<std::string>* track_ids) {
     IdentityRules rules;
     rules.track_ids = track_ids;
@@ -641,6 +649,18 @@ IdentityRules identity_rules(const DirConfig* c, const std::vector<std::string>*
     if (c->anonymous_cookie) {
         rules.anonymous_cookie = c->anonymous_cookie;
         rules.anonymous_mode = AnonymousCookieMode(c->anonymous_mode);
+    }
+    switch (do_not_track(c)) {
+        case DoNotTrack::Off: rules.do_not_track = DoNotTrackRule::Off; break;
+        case DoNotTrack::Skip: rules.do_not_track = DoNotTrackRule::Skip; break;
+        case DoNotTrack::Anonymous: rules.do_not_track = DoNotTrackRule::Anonymous; break;
+    }
+    if (c->consent_cookie && *c->consent_cookie) {
+        rules.consent_cookie = c->consent_cookie;
+        if (c->consent_value) {
+            rules.consent_matches = &consent_regex_matches;
+            rules.consent_regex = c->consent_value;
+        }
     }
     return rules;
 }

@@ -29,11 +29,6 @@ APLOG_USE_MODULE(mapptrack);
 namespace mapptrack::httpd {
 namespace {
 
-bool header_is_one(const request_rec* r, const char* name) {
-    const char* v = apr_table_get(r->headers_in, name);
-    return v && v[0] == '1' && v[1] == '\0';
-}
-
 std::string evaluate(request_rec* r, ap_expr_info_t* expr, const char* what) {
     if (!expr) return {};
     const char* err = nullptr;
@@ -136,23 +131,8 @@ bool is_prefetch_request(const request_rec* r) {
 
 Identity identify(const request_rec* r, const DirConfig* conf, const CookieList& cookies,
                   const std::vector<std::string>& ids) {
-    Identity identity = resolve_identity(cookies, identity_rules(conf, &ids));
-    if (identity.kind == Identity::Kind::OptedOut || identity.kind == Identity::Kind::Anonymous) {
-        return identity;
-    }
-    const bool dnt = header_is_one(r, "DNT") || header_is_one(r, "Sec-GPC");
-    const DoNotTrack dnt_rule = do_not_track(conf);
-    if (dnt && dnt_rule == DoNotTrack::Skip) return Identity{Identity::Kind::OptedOut, {}};
-    bool anonymous = dnt && dnt_rule == DoNotTrack::Anonymous;
-    if (conf->consent_cookie && *conf->consent_cookie) {
-        const auto consent = find_cookie(cookies, conf->consent_cookie);
-        const bool given = consent && (!conf->consent_value ||
-                                       ap_regexec(conf->consent_value, std::string(*consent).c_str(),
-                                                  0, nullptr, 0) == 0);
-        if (!given) anonymous = true;
-    }
-    if (anonymous) return Identity{Identity::Kind::Anonymous, {}};
-    return identity;
+    return resolve_identity(cookies, identity_rules(conf, &ids),
+                            PrivacySignals{header_or_empty(r, "DNT"), header_or_empty(r, "Sec-GPC")});
 }
 
 namespace {

@@ -413,3 +413,110 @@ TEST(SetCookie, OneLineWithoutLineBreaks)
     CHECK(header.find('\n') == std::string::npos);
     CHECK(header.find(',') == std::string::npos);
 }
+
+// --- privacy: DNT/GPC and consent, decided in the core ------------------------
+
+namespace {
+
+using mapptrack::asks_not_to_be_tracked;
+using mapptrack::DoNotTrackRule;
+using mapptrack::PrivacySignals;
+
+// A stand-in for httpd's regex: "consent values are yes or 1".
+bool yes_or_one(const void* regex, std::string_view value)
+{
+    CHECK(regex == &kIds);  // the rules' pointer is handed back as given
+    return value == "yes" || value == "1";
+}
+
+Identity with_privacy(const std::string& header, DoNotTrackRule rule, PrivacySignals signals,
+                      std::string_view consent = {}, bool with_regex = false)
+{
+    IdentityRules rules;
+    rules.track_ids = &kIds;
+    rules.do_not_track = rule;
+    rules.consent_cookie = consent;
+    if (with_regex) {
+        rules.consent_matches = &yes_or_one;
+        rules.consent_regex = &kIds;
+    }
+    return resolve_identity(parse_cookie_header(header), rules, signals);
+}
+
+const std::string kKnown = std::string("wteid_111=") + kEid111;
+
+}  // namespace
+
+TEST_GROUP(Privacy){};
+
+TEST(Privacy, OnlyAOneIsASignal)
+{
+    CHECK(asks_not_to_be_tracked({"1", ""}));
+    CHECK(asks_not_to_be_tracked({"", "1"}));
+    CHECK(asks_not_to_be_tracked({"0", "1"}));
+    CHECK_FALSE(asks_not_to_be_tracked({"", ""}));
+    CHECK_FALSE(asks_not_to_be_tracked({"0", "0"}));
+    CHECK_FALSE(asks_not_to_be_tracked({"1 ", "yes"}));
+}
+
+TEST(Privacy, DoNotTrackAnonymousMakesTheVisitorAnonymous)
+{
+    for (const PrivacySignals s : {PrivacySignals{"1", ""}, PrivacySignals{"", "1"}}) {
+        const Identity id = with_privacy(kKnown, DoNotTrackRule::Anonymous, s);
+        CHECK_EQUAL(Identity::Kind::Anonymous, id.kind);
+        CHECK(id.ever_id.empty());
+    }
+    CHECK_EQUAL(Identity::Kind::Known, with_privacy(kKnown, DoNotTrackRule::Anonymous, {"0", ""}).kind);
+}
+
+TEST(Privacy, DoNotTrackSkipSendsNothing)
+{
+    CHECK_EQUAL(Identity::Kind::OptedOut, with_privacy(kKnown, DoNotTrackRule::Skip, {"", "1"}).kind);
+    CHECK_EQUAL(Identity::Kind::OptedOut, with_privacy("", DoNotTrackRule::Skip, {"1", ""}).kind);
+    CHECK_EQUAL(Identity::Kind::Known, with_privacy(kKnown, DoNotTrackRule::Skip, {}).kind);
+}
+
+TEST(Privacy, DoNotTrackOffIgnoresTheSignals)
+{
+    CHECK_EQUAL(Identity::Kind::Known, with_privacy(kKnown, DoNotTrackRule::Off, {"1", "1"}).kind);
+}
+
+TEST(Privacy, TheOptOutCookiesComeBeforeTheSignals)
+{
+    // webtrekkOptOut: nothing at all; the anonymous cookie: anonymous, even under Skip.
+    CHECK_EQUAL(Identity::Kind::OptedOut,
+                with_privacy("webtrekkOptOut=1; " + kKnown, DoNotTrackRule::Anonymous, {"1", ""}).kind);
+    CHECK_EQUAL(Identity::Kind::Anonymous,
+                with_privacy("miCookieOptOut=1; " + kKnown, DoNotTrackRule::Skip, {"1", ""}).kind);
+}
+
+TEST(Privacy, ConsentRequiredAndAbsentMeansAnonymous)
+{
+    CHECK_EQUAL(Identity::Kind::Anonymous, with_privacy(kKnown, DoNotTrackRule::Off, {}, "consent").kind);
+    const Identity id = with_privacy("consent=whatever; " + kKnown, DoNotTrackRule::Off, {}, "consent");
+    CHECK_EQUAL(Identity::Kind::Known, id.kind);
+    STRCMP_EQUAL(kEid111, id.ever_id.c_str());
+}
+
+TEST(Privacy, ConsentValuesAreJudgedByTheRegex)
+{
+    CHECK_EQUAL(Identity::Kind::Known,
+                with_privacy("consent=yes; " + kKnown, DoNotTrackRule::Off, {}, "consent", true).kind);
+    CHECK_EQUAL(Identity::Kind::Known,
+                with_privacy("consent=1; " + kKnown, DoNotTrackRule::Off, {}, "consent", true).kind);
+    CHECK_EQUAL(Identity::Kind::Anonymous,
+                with_privacy("consent=no; " + kKnown, DoNotTrackRule::Off, {}, "consent", true).kind);
+    CHECK_EQUAL(Identity::Kind::Anonymous,
+                with_privacy("consent=; " + kKnown, DoNotTrackRule::Off, {}, "consent", true).kind);
+    // A new visitor who consents is still new (the caller issues the ever-ID).
+    CHECK_EQUAL(Identity::Kind::Unknown, with_privacy("consent=yes", DoNotTrackRule::Off, {}, "consent", true).kind);
+}
+
+TEST(Privacy, ConsentAndSignalsTogether)
+{
+    // Consent given, but the browser signals: anonymous; Skip wins over consent.
+    CHECK_EQUAL(Identity::Kind::Anonymous,
+                with_privacy("consent=yes; " + kKnown, DoNotTrackRule::Anonymous, {"1", ""}, "consent", true).kind);
+    CHECK_EQUAL(Identity::Kind::OptedOut,
+                with_privacy("consent=yes; " + kKnown, DoNotTrackRule::Skip, {"", "1"}, "consent", true).kind);
+}

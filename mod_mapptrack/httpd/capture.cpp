@@ -75,7 +75,7 @@ void on_first_brigade(request_rec* r) {
     }
     const std::string header = cookie_header(r);
     const CookieList cookies = parse_cookie_header(header);
-    const std::vector<std::string> ids = split_ids(conf->track_ids);
+    const std::vector<std::string>& ids = track_ids_of(conf);
     const Identity identity = identify(r, conf, cookies, ids);
 
     note->kind = identity.kind;
@@ -177,7 +177,7 @@ void track(request_rec* orig) {
     if (page_at_start) {
         who = *note;
     } else {  // not judged a page when the response started: no cookie could be set
-        const Identity identity = identify(last, conf, cookies, split_ids(conf->track_ids));
+        const Identity identity = identify(last, conf, cookies, track_ids_of(conf));
         who.kind = identity.kind;
         who.ever_id = apr_pstrdup(orig->pool, identity.ever_id.c_str());
     }

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "guard.h"
+#include "pool_object.h"
 
 #include <http_core.h>
 #include <http_log.h>
@@ -80,6 +81,7 @@ const char* set_track_ids(cmd_parms* cmd, void* c, const char* arg) {
     std::string joined;
     for (const auto& id : *ids) joined += (joined.empty() ? "" : ",") + id;
     dir(c)->track_ids = apr_pstrdup(cmd->pool, joined.c_str());
+    dir(c)->track_id_list = pool_new<std::vector<std::string>>(cmd->pool, *ids);
     return nullptr;
 }
 
@@ -641,6 +643,12 @@ bool consent_regex_matches(const void* regex, std::string_view value) {
 }
 
 }  // namespace
+
+const std::vector<std::string>& track_ids_of(const DirConfig* c) {
+    // Never destroyed: no global object may have a destructor (exit order).
+    static const std::vector<std::string>* const none = new std::vector<std::string>();
+    return c && c->track_id_list ? *c->track_id_list : *none;
+}
 
 IdentityRules identity_rules(const DirConfig* c, const std::vector<std::string>* track_ids) {
     IdentityRules rules;

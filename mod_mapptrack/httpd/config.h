@@ -30,6 +30,7 @@ struct Param {
 #define MAPPTRACK_DIR_FIELDS(X)                     \
     X(int, enabled, kUnset)                         \
     X(const char*, track_ids, nullptr)              \
+    X(const std::vector<std::string>*, track_id_list, nullptr) \
     X(const char*, domain, nullptr)                 \
     X(int, mode, kUnset)                            \
     X(int, pixel_version, kUnset)                   \
@@ -111,6 +112,8 @@ inline bool client_hints(const DirConfig* c) { return c->client_hints == 1; }
 std::vector<std::string> content_id_params(const DirConfig* c);
 OwnDomainRules own_domain_rules(const DirConfig* c);
 std::vector<std::string> campaign_params(const DirConfig* c);  // default wt_mc, mc
+// MappTrackId, parsed once when the configuration is read (empty when unset).
+const std::vector<std::string>& track_ids_of(const DirConfig* c);
 // track_ids: kept by the caller (IdentityRules points at it).
 IdentityRules identity_rules(const DirConfig* c, const std::vector<std::string>* track_ids);
 

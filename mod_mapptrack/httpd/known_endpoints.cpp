@@ -33,7 +33,7 @@ void add_section(Known& known, const DirConfig* c, const Known::Site& site) {
     if (!c) return;
     if (c->domain) known.domains.emplace(c->domain, site);
     if (c->track_ids) {
-        for (const std::string& id : split_ids(c->track_ids)) known.ids.insert(id);
+        for (const std::string& id : track_ids_of(c)) known.ids.insert(id);
     }
 }
 

@@ -371,7 +371,7 @@ int relay(request_rec* r) {
         }
         return refuse(r, HTTP_NOT_FOUND, "not a relay location");
     }
-    const std::vector<std::string> configured_ids = split_ids(conf->track_ids);
+    const std::vector<std::string>& configured_ids = track_ids_of(conf);
     const RelayRoute route = route_relay_request(raw_path, raw_query, configured_ids, bases);
     if (route.status) return refuse(r, route.status, route.reason);
     // HEAD is what link checkers and uptime monitors send: the GIF's headers,

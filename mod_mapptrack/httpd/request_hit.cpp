@@ -112,18 +112,6 @@ std::string cookie_header(const request_rec* r) {
     return joined;
 }
 
-std::vector<std::string> split_ids(const char* ids) {
-    std::vector<std::string> out;
-    std::string_view rest = ids ? ids : "";
-    while (!rest.empty()) {
-        const std::size_t comma = rest.find(',');
-        out.emplace_back(rest.substr(0, comma));
-        if (comma == std::string_view::npos) break;
-        rest.remove_prefix(comma + 1);
-    }
-    return out;
-}
-
 bool is_prefetch_request(const request_rec* r) {
     return is_prefetch(header_or_empty(r, "Sec-Purpose"), header_or_empty(r, "Purpose"),
                        header_or_empty(r, "X-Moz"));

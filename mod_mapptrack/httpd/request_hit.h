@@ -31,12 +31,11 @@ void set_request_note(request_rec* r, RequestNote* note);
 
 // All Cookie headers of the request, joined (HTTP/2 may send several).
 std::string cookie_header(const request_rec* r);
-std::vector<std::string> split_ids(const char* ids);
 
 // A prefetch or prerender (Sec-Purpose, Purpose, X-Moz): not a page view.
 bool is_prefetch_request(const request_rec* r);
 
-// Opt-out cookies, consent and DNT/GPC (docs/design.md §5) on top of the cookie forms.
+// The visitor: resolve_identity with the directory's rules and the request's DNT/GPC headers.
 Identity identify(const request_rec* r, const DirConfig* conf, const CookieList& cookies,
                   const std::vector<std::string>& ids);
 

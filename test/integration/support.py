@@ -37,6 +37,17 @@ def tracking(ids=ID1, domain="@TRACK@", batch=1, delay=None, extra=""):
     return "\n".join(lines) + "\n" + extra
 
 
+def page(httpd, cookie=None, headers=None):
+    """GET a tracked page with a unique marker (and a Cookie header); (marker, response)."""
+    m = marker()
+    hdrs = dict(headers or {})
+    if cookie is not None:
+        hdrs["Cookie"] = cookie
+    r = httpd.get(f"/page.html?m={m}", headers=hdrs)
+    assert r.status == 200, r
+    return m, r
+
+
 def parse_set_cookie(value):
     """'n=v; Path=/; HttpOnly' -> (name, value, {attr-lower: value-or-True})."""
     parts = [p.strip() for p in value.split(";")]

@@ -6,23 +6,13 @@ import urllib.parse
 import pytest
 
 import mapphit
-from support import EID_RE, ID1, ID2, marker, parse_set_cookie, settle, tracking
+from support import EID_RE, ID1, ID2, page, parse_set_cookie, settle, tracking
 
 EID_A = "2170000000000000001"
 EID_B = "2170000000000000002"
 EID_C = "2170000000000000003"
 EID_D = "2170000000000000004"
 EID_X = "2170000000000000009"
-
-
-def page(httpd, cookie=None, headers=None):
-    m = marker()
-    hdrs = dict(headers or {})
-    if cookie is not None:
-        hdrs["Cookie"] = cookie
-    r = httpd.get(f"/page.html?m={m}", headers=hdrs)
-    assert r.status == 200, r
-    return m, r
 
 
 def test_new_visitor_gets_one_cookie_and_one_flag(httpd, track_server):

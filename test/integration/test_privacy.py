@@ -9,19 +9,9 @@ over HTTPS. See docs/design.md §5 and docs/directives.md.
 import pytest
 
 import mapphit
-from support import EID_RE, ID1, marker, parse_set_cookie, settle, tracking
+from support import EID_RE, ID1, page, parse_set_cookie, settle, tracking
 
 EID = "2170000000000000001"
-
-
-def page(httpd, cookie=None, headers=None):
-    m = marker()
-    hdrs = dict(headers or {})
-    if cookie is not None:
-        hdrs["Cookie"] = cookie
-    r = httpd.get(f"/page.html?m={m}", headers=hdrs)
-    assert r.status == 200, r
-    return m, r
 
 
 def forwarded_cookies(hit):

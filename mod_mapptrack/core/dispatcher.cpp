@@ -2,6 +2,7 @@
 // fails waits for the redelivery thread (redelivery.cpp), so a failing
 // endpoint never holds up another. Stops within a deadline at process end.
 #include "mapptrack/dispatcher.h"
+#include "mapptrack/batch.h"
 #include "mapptrack/target.h"
 
 #include <apr_pools.h>
@@ -43,31 +44,6 @@ struct DispatcherAccess {
 
 namespace {
 
-// A batch body stays under 1 MiB (as in queue.cpp), also when replayed.
-constexpr std::size_t kMaxBatchBody = 1u << 20;
-
-OutboundRequest build_request(const std::vector<Delivery>& batch) {
-    OutboundRequest request;
-    const Delivery& first = batch.front();
-    request.timeout_ms = first.options.timeout_ms;
-    request.proxy = first.options.proxy;
-    if (batch.size() == 1 && first.options.batch_size <= 1) {
-        request.url = endpoint_url(first.endpoint, first.line);
-        if (!first.cookies.empty()) request.headers.push_back("Cookie: " + first.cookies);
-        return request;
-    }
-    request.post = true;
-    request.url = endpoint_url(first.endpoint, "batch");
-    request.headers.push_back("Content-Type: text/plain");
-    std::size_t size = 0;
-    for (const Delivery& d : batch) size += d.line.size() + 1;
-    request.body.reserve(size);
-    for (const Delivery& d : batch) {
-        if (!request.body.empty()) request.body.push_back('\n');
-        request.body += d.line;
-    }
-    return request;
-}
 
 }  // namespace
 

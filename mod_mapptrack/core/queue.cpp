@@ -6,21 +6,14 @@
 #include <limits>
 #include <thread>
 
+#include "mapptrack/batch.h"
 #include "mapptrack/log.h"
 
 namespace mapptrack {
 namespace {
 
-// A batch's body (its lines joined by '\n') stays under 1 MiB, whatever
-// MappTrackBatchSize allows (1000 lines of up to 7 KB). The same limit holds
-// for batches replayed from the spool (dispatcher.cpp).
-constexpr std::size_t kMaxBatchBody = 1u << 20;
 // A group this large cannot take another hit line (≤ 7 KB): send it now.
 constexpr std::size_t kFullBody = kMaxBatchBody - 8 * 1024;
-
-bool same_site(const DeliveryOptions& a, const DeliveryOptions& b) {
-    return a.batch_size == b.batch_size && a.batch_delay_ms == b.batch_delay_ms && a.proxy == b.proxy;
-}
 
 }  // namespace
 
@@ -34,8 +27,7 @@ struct DeliveryQueue::Group {
         return n ? n : 1;
     }
     bool matches(const Delivery& d) const {
-        const Delivery& f = items.front();
-        return f.endpoint == d.endpoint && same_site(f.options, d.options);
+        return may_share_request(items.front(), d);
     }
     std::int64_t deadline() const {
         return items.front().queued_ms + static_cast<std::int64_t>(items.front().options.batch_delay_ms);
@@ -116,8 +108,8 @@ std::vector<Delivery> DeliveryQueue::take_batch(Group& group) {
     // In order; the batch ends at the first hit that does not fit in 1 MiB.
     while (!group.items.empty() && batch.size() < limit) {
         const std::size_t line = group.items.front().line.size();
-        if (!batch.empty() && bytes + 1 + line >= kMaxBatchBody) break;
-        bytes += (batch.empty() ? 0 : 1) + line;
+        if (!fits_in_batch(bytes, line, batch.empty())) break;
+        bytes = body_with(bytes, line, batch.empty());
         batch.push_back(std::move(group.items.front()));
         group.items.pop_front();
         group.order.pop_front();

@@ -8,11 +8,11 @@
 #include <map>
 
 #include "mapptrack/dispatcher.h"
+#include "mapptrack/batch.h"
 
 namespace mapptrack {
 namespace {
 
-constexpr std::size_t kMaxBatchBody = 1u << 20;  // as in queue.cpp and dispatcher.cpp
 constexpr int kSegmentsPerPass = 64;
 
 }  // namespace
@@ -204,10 +204,10 @@ std::vector<Delivery> Dispatcher::redeliver(Transport& transport, std::vector<De
             if (done[j] || live[j].endpoint != endpoint) continue;
             if (!batch.empty() && (live[j].options.batch_size <= 1 || live[j].attempts + 1 >= set_aside ||
                                    live[j].options.proxy != batch.front().options.proxy ||
-                                   bytes + 1 + live[j].line.size() >= kMaxBatchBody)) {
+                                   !fits_in_batch(bytes, live[j].line.size(), false))) {
                 break;
             }
-            bytes += (batch.empty() ? 0 : 1) + live[j].line.size();
+            bytes = body_with(bytes, live[j].line.size(), batch.empty());
             batch.push_back(std::move(live[j]));
             done[j] = true;
         }

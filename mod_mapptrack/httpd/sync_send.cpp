@@ -9,6 +9,7 @@
 #include "mapptrack/log.h"
 #include "mapptrack/relay.h"
 #include "mapptrack/transport.h"
+#include "mapptrack/batch.h"
 #include "mapptrack/target.h"
 
 #include "lifecycle.h"
@@ -56,11 +57,7 @@ void warn_waiting_workers_full(const request_rec* r) noexcept {
 bool send_now(request_rec* r, const DirConfig* conf, Delivery& delivery) {
     TransportPool* pool = transport_pool();
     if (!pool) return false;
-    OutboundRequest request;
-    request.url = endpoint_url(delivery.endpoint, delivery.line);
-    request.timeout_ms = delivery.options.timeout_ms;
-    request.proxy = delivery.options.proxy;
-    if (!delivery.cookies.empty()) request.headers.push_back("Cookie: " + delivery.cookies);
+    const OutboundRequest request = single_request(delivery);  // a GET, whatever the batch size
     OutboundResponse response;
     const std::int64_t started = now_ms();
     {

@@ -26,6 +26,9 @@ std::optional<TrackDomain> parse_track_domain(std::string_view text, std::string
 // Parses `ID[,ID…]` (track IDs: 1 to 20 digits). nullopt on any other input.
 std::optional<std::vector<std::string>> parse_track_ids(std::string_view text, std::string* error);
 
+// A port number, 1 to 65535, of at most five digits; nullopt for anything else.
+std::optional<int> parse_port(std::string_view s);
+
 // `{domain}/{id,id…}`: the prefix of `/wt`, `/batch` and every other request.
 std::string make_endpoint(const TrackDomain& domain, const std::vector<std::string>& ids);
 // The same from the configuration's stored forms: a domain as TrackDomain::url()

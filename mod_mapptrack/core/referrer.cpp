@@ -62,15 +62,7 @@ bool split_authority(std::string_view authority, std::string* host, std::string_
 }
 
 std::optional<int> parse_port(std::string_view s, int default_port) {
-    if (s.empty()) return default_port;
-    if (s.size() > 5) return std::nullopt;
-    int port = 0;
-    for (char c : s) {
-        if (c < '0' || c > '9') return std::nullopt;
-        port = port * 10 + (c - '0');
-    }
-    if (port < 1 || port > 65535) return std::nullopt;
-    return port;
+    return s.empty() ? std::optional<int>(default_port) : mapptrack::parse_port(s);
 }
 
 // The referrer's scheme, host and port, or nullopt when it is not a

@@ -24,6 +24,8 @@ bool is_path_char(char c) {
            std::string_view("-._~!$&'()*+,;=:@/").find(c) != std::string_view::npos;
 }
 
+}  // namespace
+
 std::optional<int> parse_port(std::string_view s) {
     if (s.empty() || s.size() > 5) return std::nullopt;
     int port = 0;
@@ -34,8 +36,6 @@ std::optional<int> parse_port(std::string_view s) {
     if (port < 1 || port > 65535) return std::nullopt;
     return port;
 }
-
-}  // namespace
 
 std::string TrackDomain::url() const {
     std::string out = scheme + "://";

@@ -421,3 +421,18 @@ TEST(TrackDomain, InvalidIpv6LiteralsAreRefused)
     }
     STRCMP_EQUAL("::1", must_parse("http://[::1]:9000").host.c_str());
 }
+
+TEST_GROUP(Port){};
+
+TEST(Port, OneTo65535OfAtMostFiveDigits)
+{
+    CHECK(mapptrack::parse_port("1") == 1);
+    CHECK(mapptrack::parse_port("65535") == 65535);
+    CHECK(mapptrack::parse_port("08080") == 8080);
+    CHECK_FALSE(mapptrack::parse_port("").has_value());
+    CHECK_FALSE(mapptrack::parse_port("0").has_value());
+    CHECK_FALSE(mapptrack::parse_port("65536").has_value());
+    CHECK_FALSE(mapptrack::parse_port("000080").has_value());
+    CHECK_FALSE(mapptrack::parse_port("8o").has_value());
+    CHECK_FALSE(mapptrack::parse_port("-1").has_value());
+}

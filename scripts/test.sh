@@ -105,27 +105,36 @@ run_checks() {  # the script checks of make check: message IDs, the docs against
   record checks "$passed" "$failed" 0
 }
 
+timed() {  # NAME COMMAND…: runs one suite (or build) and says how long it took
+  local name=$1 t0=$SECONDS
+  shift
+  "$@"
+  local rc=$?
+  printf '== %-28s %d s\n' "$name: time" $((SECONDS - t0))
+  return $rc
+}
+
 echo "== building (release) ${configure_options[*]}"
-if ! "$top/scripts/build.sh" build/release "${configure_options[@]}"; then
+if ! timed build "$top/scripts/build.sh" build/release "${configure_options[@]}"; then
   echo "0 passed, 1 failed"
   exit 1
 fi
-run_unit unit build/release
-run_checks
+timed unit run_unit unit build/release
+timed checks run_checks
 # libFuzzer targets (test/fuzz), a short run each; MAPPTRACK_SKIP_FUZZ=1 skips them.
 if [[ -z ${MAPPTRACK_SKIP_FUZZ:-} ]]; then
-  run_fuzz
+  timed fuzz run_fuzz
 fi
-run_pytest integration build/release test/integration
+timed integration run_pytest integration build/release test/integration
 # npm packages into test/browser/node_modules (outside git); the suite fails if this did
 bash "$top/test/browser/setup.sh" || echo "browser setup failed: the browser suite will fail" >&2
-run_pytest browser build/release test/browser MAPPTRACK_MPMS=event
+timed browser run_pytest browser build/release test/browser MAPPTRACK_MPMS=event
 
 if [[ -z ${MAPPTRACK_SKIP_SANITIZERS:-} ]]; then
   echo "== building (ASan + UBSan)"
   if "$top/scripts/build.sh" build/sanitizers --enable-sanitizers "${configure_options[@]}"; then
-    run_unit unit-sanitizers build/sanitizers
-    run_pytest integration-sanitizers build/sanitizers test/integration \
+    timed unit-sanitizers run_unit unit-sanitizers build/sanitizers
+    timed integration-sanitizers run_pytest integration-sanitizers build/sanitizers test/integration \
       MAPPTRACK_SANITIZE=1 MAPPTRACK_MPMS="${MAPPTRACK_SANITIZER_MPMS:-event}"
   else
     record build-sanitizers 0 1 0
@@ -136,5 +145,6 @@ fi
 read -r passed failed skipped < <(awk '{p+=$1; f+=$2; s+=$3} END {print p+0, f+0, s+0}' "$results/counts")
 [[ $failed -eq 0 ]] || status=1
 rm -rf "$results"
+printf '== %-28s %d s\n' "all: time" "$SECONDS"
 echo "${passed} passed, ${failed} failed, ${skipped} skipped"
 exit $status

@@ -46,7 +46,7 @@ def read_mutations():
         missing = {"area", "file", "old", "new"} - set(fields)
         if missing:
             sys.exit(f"mutate: a record lacks {sorted(missing)}:\n{record}")
-        fields["new"] = fields["new"].replace("\\n", "\n")
+        fields["new"] = fields["new"].replace("<NL>", "\n")
         fields["kind"] = fields["area"].split(":")[0].split()[0]
         if fields["kind"] not in SUITES:
             sys.exit(f"mutate: unknown area '{fields['kind']}' (one of {', '.join(SUITES)})")
@@ -59,10 +59,11 @@ def run(cmd, **kw):
 
 
 def check(m):
-    """(killed?, by what) for one mutation applied to the tree."""
+    """(killed?, by what) for one mutation applied to the tree; killed is None
+    when the mutated tree does not compile (a mistake in the list, not a kill)."""
     built = run(["make", "-C", BUILD, "-j2", "all", "test/unit/unit_tests"])
     if built.returncode != 0:
-        return True, "the build (it does not compile)"
+        return None, "it does not compile: fix the record"
     unit = run([os.path.join(BUILD, "test", "unit", "unit_tests")])
     if unit.returncode != 0:
         failed = re.findall(r"Failure in TEST\((\w+), (\w+)\)", unit.stdout)
@@ -103,15 +104,16 @@ def main():
         finally:
             restore()
             signal.signal(signal.SIGINT, previous)
-        verdict = f"killed by {by}" if killed else "SURVIVED"
-        print(f"{i:2}/{len(mutations)} {'ok      ' if killed else 'SURVIVED'} {m['area']} "
-              f"({time.time() - t0:.0f} s{', ' + verdict if killed else ''})", flush=True)
+        label = "ok      " if killed else "BROKEN  " if killed is None else "SURVIVED"
+        detail = f"killed by {by}" if killed else by if killed is None else ""
+        print(f"{i:2}/{len(mutations)} {label} {m['area']} ({time.time() - t0:.0f} s{', ' + detail if detail else ''})",
+              flush=True)
         if not killed:
             survived.append(m)
     run(["make", "-C", BUILD, "-j2", "all", "test/unit/unit_tests"])  # the build as the tree is
     print(f"\n{len(mutations) - len(survived)} killed, {len(survived)} survived, in {time.time() - started:.0f} s")
     for m in survived:
-        print(f"  survived: {m['area']} ({m['file']})")
+        print(f"  survived (or broken): {m['area']} ({m['file']})")
     return 1 if survived else 0
 
 

@@ -89,24 +89,27 @@ void forward_client_headers(const request_rec* r, std::vector<std::string>& head
 }
 
 
-// On err_headers_out, so that every answer keeps them: refusals, 405, 500,
-// the GIF and the relayed answer alike.
 // LogLevel mapptrack:trace1: what went to the track server and what came
 // back, headers included (they hold the visitor's IP and cookies: trace only).
+std::string header_trail(const std::vector<std::string>& headers) {
+    std::string out;
+    for (const std::string& h : headers) out += " | " + h;
+    return out;
+}
+
 void trace_upstream_request(const request_rec* r, const OutboundRequest& request) {
-    std::string headers;
-    for (const std::string& h : request.headers) headers += " | " + h;
     ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "MT0306: relay request to the track server: %s %s (%" APR_SIZE_T_FMT " body bytes)%s",
-                  request.post ? "POST" : "GET", request.url.c_str(), request.body.size(), headers.c_str());
+                  request.post ? "POST" : "GET", request.url.c_str(), request.body.size(),
+                  header_trail(request.headers).c_str());
 }
 
 void trace_upstream_answer(const request_rec* r, const OutboundResponse& response) {
-    std::string headers;
-    for (const std::string& h : response.headers) headers += " | " + h;
     ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "MT0307: relay answer from the track server: %s (%" APR_SIZE_T_FMT " body bytes)%s",
-                  describe_outcome(response).c_str(), response.body.size(), headers.c_str());
+                  describe_outcome(response).c_str(), response.body.size(), header_trail(response.headers).c_str());
 }
 
+// On err_headers_out, so that every answer keeps them: refusals, 405, 500,
+// the GIF and the relayed answer alike.
 void add_relay_headers(request_rec* r) {
     apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
     apr_table_setn(r->err_headers_out, "Content-Security-Policy", kRelayContentSecurityPolicy);

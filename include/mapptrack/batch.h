@@ -27,6 +27,13 @@ inline std::size_t body_with(std::size_t body_bytes, std::size_t line_bytes, boo
 // May these two hits share a request: one endpoint, proxy and batch setting.
 bool may_share_request(const Delivery& a, const Delivery& b) noexcept;
 
+// Only a single GET carries the visitor's Mapp cookies: a batch's lines are
+// several visitors'. `send_now`: sent alone whatever the batch size
+// (MappTrackMode sync). An anonymous hit never has any.
+inline bool carries_cookies(unsigned batch_size, bool anonymous, bool send_now = false) noexcept {
+    return !anonymous && (send_now || batch_size <= 1);
+}
+
 // One hit as a single GET `{endpoint}/wt?…` with the visitor's cookies.
 OutboundRequest single_request(const Delivery& hit);
 

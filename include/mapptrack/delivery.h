@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "mapptrack/defaults.h"
 
@@ -35,5 +36,8 @@ struct Delivery {
     // Read back from the spool (not stored): its delivery counts as replayed.
     bool from_spool = false;
 };
+
+// Delivery::visitor: the ever-ID, or without one the IP and user agent.
+std::uint64_t visitor_hash(std::string_view ever_id, std::string_view ip, std::string_view agent);
 
 }  // namespace mapptrack

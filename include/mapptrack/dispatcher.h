@@ -95,6 +95,8 @@ private:
 
     // dispatcher.cpp: the delivery threads.
     void run(Worker& worker) noexcept;
+
+    // dispatcher_send.cpp: one attempt, and what a failure leads to.
     // Sends a batch once; returns the hits that need another attempt (none
     // when delivered or dropped for good). A refused batch of an endpoint
     // that has delivered before is split, so one bad hit costs only itself.
@@ -109,7 +111,11 @@ private:
     void park(std::vector<Delivery>&& batch) noexcept;
     bool to_spool(const std::vector<Delivery>& batch, int wait_ms = -1) noexcept;
 
-    // redelivery.cpp: the redelivery thread (retries, spool replay).
+    // dispatcher_drain.cpp: at stop, what is left goes to the spool or is
+    // counted as lost (MT0202).
+    void drain_leftovers(std::int64_t deadline_ms) noexcept;
+
+    // redelivery.cpp: the redelivery thread (retries); spool_replay.cpp: replay.
     void run_redelivery() noexcept;
     void retry_parked(Transport& transport);
     void replay_spool(Transport& transport);

@@ -11,9 +11,14 @@
 #include "config.h"
 #include "guard.h"
 #include "lifecycle.h"
+#include "page_view.h"
+#include "queued_delivery.h"
+#include "request_headers.h"
 #include "request_hit.h"
+#include "request_note.h"
 #include "shared_memory.h"
 #include "sync_send.h"
+#include "visitor.h"
 
 #include <http_core.h>
 #include <http_log.h>

@@ -10,7 +10,7 @@
 #include "mapptrack/target.h"
 
 #include "config.h"
-#include "request_hit.h"
+#include "queued_delivery.h"
 #include "shared_memory.h"
 
 #include <http_core.h>

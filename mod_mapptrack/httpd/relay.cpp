@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "mapptrack/batch.h"
 #include "mapptrack/cookies.h"
 #include "mapptrack/hit_line.h"
 #include "mapptrack/ip.h"
@@ -22,7 +23,9 @@
 #include "lifecycle.h"
 #include "relay.h"
 #include "shared_memory.h"
-#include "request_hit.h"
+#include "queued_delivery.h"
+#include "request_headers.h"
+#include "visitor.h"
 #include "sync_send.h"
 #include "wait_limit.h"
 
@@ -259,12 +262,10 @@ struct RelayedHits {
 int fall_back(request_rec* r, const DirConfig* conf, const RelayRoute& route, const RelayedHits& hits,
               const CookieList& cookies, const ClientFacts& client, std::string_view ever_id,
               bool maybe_received = false) {
-    DeliveryOptions options = delivery_options(r->server);
-    options.status_row = status_row(r->server, conf->track_ids);
     count(r->server, conf->track_ids, Count::RelayFallbacks);
-    // A batch never sends cookies, and an anonymous visitor's hit has none.
     const std::string queued_cookies =
-        options.batch_size == 1 && !client.anonymous ? mapp_cookie_header(cookies) : std::string();
+        carries_cookies(batch_size(server_config(r->server)), client.anonymous) ? mapp_cookie_header(cookies)
+                                                                                : std::string();
     const bool eid_in_line = queued_cookies.empty() && !client.anonymous;
     const auto queued_line = [&](const std::string& query) {
         std::string line = rewrite_hit_line(HitLine{"wt", query}, client);
@@ -277,18 +278,12 @@ int fall_back(request_rec* r, const DirConfig* conf, const RelayRoute& route, co
         if (hits.hit_rest && !hits.clean_query.empty()) lines.push_back(queued_line(hits.clean_query));
         for (const HitLine& line : hits.body_lines) lines.push_back(queued_line(line.query));
     }
-    const std::string eid = client.anonymous ? std::string() : std::string(ever_id);
-    const std::uint64_t visitor = visitor_hash(eid, std::string(client.ip), std::string(client.user_agent));
+    const std::uint64_t visitor =
+        visitor_hash(client.anonymous ? std::string_view() : ever_id, client.ip, client.user_agent);
     Dispatcher* d = dispatcher();
     const char* outcome = "skipped:track-server-failed";
     for (std::string& line : lines) {
-        Delivery delivery;
-        delivery.endpoint = make_endpoint(conf->domain, route.ids);
-        delivery.line = std::move(line);
-        delivery.cookies = queued_cookies;
-        delivery.options = options;
-        delivery.queued_ms = now_ms();
-        delivery.visitor = visitor;
+        Delivery delivery = queued_delivery(r->server, conf, route.ids, std::move(line), queued_cookies, visitor);
         delivery.maybe_received = maybe_received ? 1 : 0;
         if (d && d->enqueue(std::move(delivery)) == DeliveryQueue::PushResult::Queued) outcome = "queued";
     }

@@ -76,3 +76,22 @@ TEST(Batch, ABatchIsAPostOfLinesJoinedByNewlinesWithoutCookies)
     CHECK(one.post);
     STRCMP_EQUAL("wt?a", one.body.c_str());
 }
+
+TEST(Batch, OnlyASingleGetOfAKnownVisitorCarriesCookies)
+{
+    CHECK(carries_cookies(1, false));
+    CHECK_FALSE(carries_cookies(50, false));       // a batch holds several visitors' lines
+    CHECK(carries_cookies(50, false, true));       // sync mode sends the hit alone
+    CHECK_FALSE(carries_cookies(1, true));         // anonymous: never
+    CHECK_FALSE(carries_cookies(50, true, true));
+}
+
+TEST(Batch, AVisitorsHitsShareOneHashByEverIdElseByIpAndAgent)
+{
+    CHECK_EQUAL(visitor_hash("2170000000000000001", "1.2.3.4", "a"),
+                visitor_hash("2170000000000000001", "5.6.7.8", "b"));
+    CHECK_EQUAL(visitor_hash("", "1.2.3.4", "a"), visitor_hash("", "1.2.3.4", "a"));
+    CHECK(visitor_hash("", "1.2.3.4", "a") != visitor_hash("", "1.2.3.4", "b"));
+    // The separator keeps "1.2.3.4" + "5a" apart from "1.2.3.45" + "a".
+    CHECK(visitor_hash("", "1.2.3.4", "5a") != visitor_hash("", "1.2.3.45", "a"));
+}

@@ -894,6 +894,50 @@ TEST(Dispatcher, InASpooledSegmentAFailingEndpointsRecordsWaitWhileTheOthersGoOn
     stop();
 }
 
+// A replayed segment goes out as several batches; when the middle one fails,
+// the first is not sent again and the rest of the segment (the failed batch
+// and every one after it) waits and is delivered later, once each, in order.
+TEST(Dispatcher, AReplayWhoseMiddleBatchFailsKeepsTheRestOfTheSegment)
+{
+    TempSpool temp;
+    CHECK(temp.spool != nullptr);
+    std::vector<Delivery> records;
+    for (int i = 0; i < 30; ++i) records.push_back(hit(kEndpoint, "wt?p=300,r" + std::to_string(i) + "&eor=1"));
+    temp.spool->append(records);
+    temp.spool->seal();
+    server->respond = [](const OutboundRequest&, std::size_t index, const std::atomic<bool>*) {
+        return index == 1 ? answered(503) : answered(200);
+    };
+    DispatcherOptions o = fast_options(1);
+    o.spool = temp.spool;
+    o.backoff_base = milliseconds(50);
+    o.backoff_cap = milliseconds(50);
+    o.resolve = [](std::string_view) -> std::optional<mapptrack::DeliveryOptions> {
+        mapptrack::DeliveryOptions options;
+        options.batch_size = 10;
+        return options;
+    };
+    start(o);
+    CHECK(wait_until([&] { return metrics().delivered.load() == 30; }));
+    std::vector<OutboundRequest> requests = server->snapshot();
+    CHECK_TEXT(requests.size() >= 4, std::to_string(requests.size()).c_str());
+    std::vector<std::string> delivered;
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+        if (i == 1) continue;  // the failed one
+        std::string_view body = requests[i].body;
+        while (!body.empty()) {
+            const std::size_t nl = body.find('\n');
+            delivered.emplace_back(body.substr(0, nl));
+            body = nl == std::string_view::npos ? std::string_view() : body.substr(nl + 1);
+        }
+    }
+    CHECK_EQUAL(records.size(), delivered.size());  // each once: nothing lost, nothing sent twice
+    for (std::size_t i = 0; i < records.size(); ++i) STRCMP_EQUAL(records[i].line.c_str(), delivered[i].c_str());
+    CHECK_EQUAL(records[10].line, requests[1].body.substr(0, records[10].line.size()));  // the middle batch failed
+    stop();
+    CHECK_EQUAL(0u, temp.spool->own_bytes());
+}
+
 // A track server slower than MappTrackTimeout: each timed-out attempt may
 // have been counted, so a hit is sent at most twice, and the second attempt
 // waits longer than the first.

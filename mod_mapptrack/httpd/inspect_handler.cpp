@@ -13,6 +13,8 @@
 #include "mapptrack/relay.h"
 
 #include "guard.h"
+#include "request_body.h"
+#include "request_headers.h"
 #include "shared_memory.h"
 
 #include <http_log.h>
@@ -26,7 +28,7 @@ namespace {
 
 constexpr const char* kHandler = "mapptrack-inspect";
 // A batch as the module sends it stays under 1 MiB; a little more is accepted.
-constexpr apr_off_t kMaxBody = (1 << 20) + (64 << 10);
+constexpr std::size_t kMaxBody = (1 << 20) + (64 << 10);
 
 struct HitPath {
     std::string ids;
@@ -64,26 +66,7 @@ int answer(request_rec* r, const char* type, std::string_view body) {
 }
 
 std::string mapp_cookies(request_rec* r) {
-    const char* header = apr_table_get(r->headers_in, "Cookie");
-    if (!header) return {};
-    return mapp_cookie_header(parse_cookie_header(header));
-}
-
-// The whole body, or an HTTP status when it cannot be had.
-int read_body(request_rec* r, std::string& body) {
-    int rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK);
-    if (rc != OK) return rc;
-    if (!ap_should_client_block(r)) return OK;
-    char buffer[8192];
-    long n = 0;
-    while ((n = ap_get_client_block(r, buffer, sizeof buffer)) > 0) {
-        if (static_cast<apr_off_t>(body.size()) + n > kMaxBody) {
-            ap_discard_request_body(r);
-            return HTTP_REQUEST_ENTITY_TOO_LARGE;
-        }
-        body.append(buffer, static_cast<std::size_t>(n));
-    }
-    return n < 0 ? HTTP_BAD_REQUEST : OK;
+    return mapp_cookie_header(parse_cookie_header(cookie_header(r)));
 }
 
 int take_hit(request_rec* r, InspectStore& store, const HitPath& path) {
@@ -99,7 +82,7 @@ int take_hit(request_rec* r, InspectStore& store, const HitPath& path) {
     }
     if (r->method_number != M_POST) return HTTP_METHOD_NOT_ALLOWED;
     std::string body;
-    const int rc = read_body(r, body);
+    const int rc = read_request_body(r, kMaxBody, body);
     if (rc != OK) return rc;
     std::size_t start = 0;
     while (start <= body.size()) {

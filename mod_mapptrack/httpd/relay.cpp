@@ -24,6 +24,7 @@
 #include "relay.h"
 #include "shared_memory.h"
 #include "queued_delivery.h"
+#include "request_body.h"
 #include "request_headers.h"
 #include "visitor.h"
 #include "sync_send.h"
@@ -225,20 +226,6 @@ std::vector<std::string> relay_bases(request_rec* r, bool& wildcard) {
     return bases;
 }
 
-// Reads a POST body of at most `limit` bytes; returns 0 or an HTTP status.
-int read_body(request_rec* r, std::size_t limit, std::string& body) {
-    if (int rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK)) return rc;
-    if (r->remaining > static_cast<apr_off_t>(limit)) return HTTP_REQUEST_ENTITY_TOO_LARGE;
-    if (!ap_should_client_block(r)) return 0;
-    char buffer[8192];
-    long n;
-    while ((n = ap_get_client_block(r, buffer, sizeof buffer)) > 0) {
-        if (body.size() + static_cast<std::size_t>(n) > limit) return HTTP_REQUEST_ENTITY_TOO_LARGE;
-        body.append(buffer, static_cast<std::size_t>(n));
-    }
-    return n < 0 ? HTTP_BAD_REQUEST : 0;
-}
-
 // What one relayed request carries, once checked.
 struct RelayedHits {
     bool hit_rest = false;           // `wt…` (or the sendViaServer form): the query is a hit
@@ -396,7 +383,7 @@ int relay(request_rec* r) {
     limits.max_body = std::min<std::size_t>(relay_max_body(sconf), kRelayMaxBody);
     std::string body;
     if (r->method_number == M_POST) {
-        if (const int rc = read_body(r, limits.max_body, body)) {
+        if (const int rc = read_request_body(r, limits.max_body, body)) {
             return refuse(r, rc, rc == HTTP_REQUEST_ENTITY_TOO_LARGE
                                      ? "the body is larger than " + std::to_string(limits.max_body) +
                                            " bytes (MappTrackRelayMaxBody)"

@@ -32,8 +32,7 @@ void add_param(std::string& out, std::string_view name, std::string_view encoded
 
 // Mapp's 255-character limit holds for each value of a `;` list (products,
 // several media codes), so each is cut on its own; `;` is sent as %3B.
-std::string encode_list_value(std::string_view raw) {
-    std::string out;
+void append_list_value(std::string& out, std::string_view raw) {
     for (;;) {
         const std::size_t semi = raw.find(';');
         append_query_value(out, raw.substr(0, semi), kMaxTextChars);
@@ -41,7 +40,43 @@ std::string encode_list_value(std::string_view raw) {
         out.append("%3B");
         raw.remove_prefix(semi + 1);
     }
+}
+
+std::string encode_list_value(std::string_view raw) {
+    std::string out;
+    append_list_value(out, raw);
     return out;
+}
+
+void append_number(std::string& out, std::int64_t n) {
+    // By hand: std::to_chars and std::to_string cost several times more here.
+    char buf[24];
+    char* p = buf + sizeof buf;
+    std::uint64_t v = n < 0 ? 0 - static_cast<std::uint64_t>(n) : static_cast<std::uint64_t>(n);
+    do {
+        *--p = static_cast<char>('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (n < 0) *--p = '-';
+    out.append(p, static_cast<std::size_t>(buf + sizeof buf - p));
+}
+
+// `&name=` and the encoded value; nothing at all when the value encodes to nothing.
+void append_encoded_param(std::string& out, std::string_view name, std::string_view raw,
+                          std::size_t max_chars = kNoLimit) {
+    const std::size_t start = out.size();
+    out.push_back('&');
+    out.append(name);
+    out.push_back('=');
+    const std::size_t value_start = out.size();
+    append_query_value(out, raw, max_chars);
+    if (out.size() == value_start) out.resize(start);
+}
+
+void append_or_zero(std::string& out, std::string_view raw, std::size_t max_chars) {
+    const std::size_t start = out.size();
+    append_query_value(out, raw, max_chars);
+    if (out.size() == start) out.push_back('0');
 }
 
 bool is_language(std::string_view s) {
@@ -71,10 +106,73 @@ bool is_valid_param_name(std::string_view name) {
 
 std::string encode_hit_line(const Hit& hit) { return encode_hit_line(hit, nullptr); }
 
+namespace {
+
+// The line as it is when nothing has to be cut or dropped, which is almost
+// every hit: encoded straight into one string, in the order of the full
+// algorithm below (which gives the same line whenever this one fits).
+std::string whole_line(const Hit& hit) {
+    std::string line;
+    // Most text is ASCII with a few escapes; growth covers the rest.
+    line.reserve(128 + (hit.content_id.size() + hit.referrer.size() + hit.user_agent.size() + hit.url.size() +
+                        hit.custom_ever_id.size()) * 3 / 2);
+    line.append("wt?p=");
+    append_number(line, hit.pixel_version);
+    line.push_back(',');
+    append_or_zero(line, hit.content_id, kMaxTextChars);
+    line.append(",0,0,0,0,");
+    append_number(line, hit.time_ms);
+    line.push_back(',');
+    append_or_zero(line, hit.referrer, kNoLimit);
+    append_encoded_param(line, "X-WT-UA", hit.user_agent);
+    line.append("&X-WT-IP=");
+    append_query_value(line, hit.ip, 64);
+    line.append("&X-WT-RQ=");
+    append_query_value(line, hit.url);
+    if (!hit.anonymous) {
+        append_encoded_param(line, "eid", hit.ever_id, 64);
+        append_encoded_param(line, "ceid", hit.custom_ever_id, kMaxTextChars);
+        if (hit.new_visitor) line.append("&one=1");
+    } else {
+        line.append("&nc=1");
+    }
+    if (is_language(hit.language) && !has_param(hit, "la")) line.append("&la=").append(hit.language);
+    if (!hit.media_code.empty() && !has_param(hit, "mc")) {
+        const std::size_t start = line.size();
+        line.append("&mc=");
+        const std::size_t value_start = line.size();
+        append_list_value(line, hit.media_code);
+        if (line.size() == value_start) {
+            line.resize(start);
+        } else if (!has_param(hit, "mca")) {
+            line.append("&mca=c");
+        }
+    }
+    for (const auto& [name, value] : hit.client_hints) {
+        if (!is_client_hint_param_name(name) || value.size() > kMaxClientHintBytes) continue;
+        append_encoded_param(line, name, value);
+    }
+    for (const auto& [name, value] : hit.params) {
+        if (!is_valid_param_name(name)) continue;
+        line.push_back('&');
+        line.append(name);
+        line.push_back('=');
+        append_list_value(line, value);
+    }
+    line.append("&eor=1");
+    return line;
+}
+
+}  // namespace
+
 std::string encode_hit_line(const Hit& hit, HitLineStats* stats) {
     HitLineStats local;
     HitLineStats& st = stats ? *stats : local;
     st = HitLineStats{};
+    {
+        std::string line = whole_line(hit);
+        if (line.size() <= kLineBudget) return line;
+    }
 
     std::string content_id = encode_or_zero(hit.content_id, kMaxTextChars, kNoLimit);
     std::string user_agent = encode_query_value(hit.user_agent);

@@ -44,26 +44,39 @@ bool is_rest_char(char c) { return is_alnum(c) || c == '.' || c == '_' || c == '
 // A parameter name as a lenient parser on the track server might read it:
 // %-decoded, '+' as space, then only its letters and digits, lower-cased.
 // `X-WT-IP`, `x_wt_ip`, `X-WT-IP%20`, `+X-WT-IP` and `X%2DWT%2DIP` all read "xwtip".
-std::string normalised_name(std::string_view name) {
-    std::string out;
-    for (std::size_t i = 0; i < name.size(); ++i) {
-        char c = name[i];
-        if (c == '%' && i + 2 < name.size() && hex_value(name[i + 1]) >= 0 && hex_value(name[i + 2]) >= 0) {
-            c = static_cast<char>(hex_value(name[i + 1]) * 16 + hex_value(name[i + 2]));
-            i += 2;
+// Only short names matter (every name checked has at most 5 characters), so
+// the reading stops past 8 and lives on the stack: no allocation per parameter.
+class NormalisedName {
+public:
+    explicit NormalisedName(std::string_view name) {
+        for (std::size_t i = 0; i < name.size(); ++i) {
+            char c = name[i];
+            if (c == '%' && i + 2 < name.size() && hex_value(name[i + 1]) >= 0 && hex_value(name[i + 2]) >= 0) {
+                c = static_cast<char>(hex_value(name[i + 1]) * 16 + hex_value(name[i + 2]));
+                i += 2;
+            }
+            if (!is_alnum(c)) continue;  // '+' (a space), '-', '_', '%', controls: all dropped
+            if (size_ == sizeof buf_) {
+                too_long_ = true;
+                return;
+            }
+            buf_[size_++] = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
         }
-        if (!is_alnum(c)) continue;  // '+' (a space), '-', '_', '%', controls: all dropped
-        out.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
     }
-    return out;
-}
+    bool is(std::string_view name) const { return !too_long_ && std::string_view(buf_, size_) == name; }
 
-bool is_claim(std::string_view normalised, bool anonymous) {
-    if (normalised == "xwtip" || normalised == "xwtua") return true;
+private:
+    char buf_[8];
+    std::size_t size_ = 0;
+    bool too_long_ = false;
+};
+
+bool is_claim(const NormalisedName& name, bool anonymous) {
+    if (name.is("xwtip") || name.is("xwtua")) return true;
     if (!anonymous) return false;
     static constexpr std::array<std::string_view, 4> kIdentity = {"eid", "ceid", "one", "nc"};
-    for (std::string_view name : kIdentity) {
-        if (normalised == name) return true;
+    for (std::string_view identity : kIdentity) {
+        if (name.is(identity)) return true;
     }
     return false;
 }
@@ -119,7 +132,7 @@ std::string remove_client_claims(std::string_view query, bool anonymous) {
     std::string out;
     for_each_piece(query, [&](std::string_view piece) {
         if (piece.empty()) return;
-        if (is_claim(normalised_name(piece.substr(0, piece.find('='))), anonymous)) return;
+        if (is_claim(NormalisedName(piece.substr(0, piece.find('='))), anonymous)) return;
         if (!out.empty()) out.push_back('&');
         out.append(piece);
     });
@@ -164,7 +177,7 @@ std::string add_ever_id(std::string_view query, std::string_view ever_id, bool a
     for_each_piece(query, [&](std::string_view piece) {
         if (piece.empty()) return;
         const std::size_t eq = piece.find('=');
-        if (normalised_name(piece.substr(0, eq)) == "eid") {
+        if (NormalisedName(piece.substr(0, eq)).is("eid")) {
             // The pixel's own eid wins; an empty one is no identity and gives way.
             if (eq != std::string_view::npos && eq + 1 < piece.size()) own = true;
             else return;

@@ -20,6 +20,7 @@ public:
     }
     ~CurlTransport() override {
         if (handle_) curl_easy_cleanup(handle_);
+        curl_slist_free_all(header_list_);
     }
     CurlTransport(const CurlTransport&) = delete;
     CurlTransport& operator=(const CurlTransport&) = delete;
@@ -28,6 +29,7 @@ public:
 
 private:
     void set_fixed_options();
+    bool use_headers(const std::vector<std::string>& headers);
 
     static size_t on_body(char* data, size_t size, size_t count, void* self) noexcept;
     static size_t on_header(char* data, size_t size, size_t count, void* self) noexcept;
@@ -38,6 +40,9 @@ private:
     OutboundResponse* current_ = nullptr;
     bool keep_headers_ = false;
     char error_[CURL_ERROR_SIZE] = {0};
+    // The last request's header list, kept while the next request has the
+    // same headers (a delivery thread's batches all do).
+    curl_slist* header_list_ = nullptr;
 };
 
 bool header_is(std::string_view line, std::string_view name) {
@@ -125,6 +130,43 @@ void CurlTransport::set_fixed_options() {
     }
 }
 
+constexpr const char* kNoExpect = "Expect:";  // no 100-continue round trip
+
+// True if `list` holds exactly `headers` and then kNoExpect.
+bool same_headers(const curl_slist* list, const std::vector<std::string>& headers) {
+    for (const std::string& header : headers) {
+        if (!list || header != list->data) return false;
+        list = list->next;
+    }
+    return list && std::strcmp(list->data, kNoExpect) == 0 && !list->next;
+}
+
+// Points the handle at a header list for `headers` (and kNoExpect), rebuilt
+// only when they differ from the last request's.
+bool CurlTransport::use_headers(const std::vector<std::string>& headers) {
+    if (header_list_ && same_headers(header_list_, headers)) return true;
+    curl_easy_setopt(handle_, CURLOPT_HTTPHEADER, nullptr);
+    curl_slist_free_all(header_list_);
+    header_list_ = nullptr;
+    curl_slist* list = nullptr;
+    for (const std::string& header : headers) {
+        curl_slist* longer = curl_slist_append(list, header.c_str());
+        if (!longer) {
+            curl_slist_free_all(list);
+            return false;
+        }
+        list = longer;
+    }
+    curl_slist* longer = curl_slist_append(list, kNoExpect);
+    if (!longer) {
+        curl_slist_free_all(list);
+        return false;
+    }
+    header_list_ = longer;
+    curl_easy_setopt(handle_, CURLOPT_HTTPHEADER, header_list_);
+    return true;
+}
+
 OutboundResponse CurlTransport::perform(const OutboundRequest& request) {
     OutboundResponse response;
     if (!handle_) {
@@ -133,13 +175,13 @@ OutboundResponse CurlTransport::perform(const OutboundRequest& request) {
     }
     CURL* h = handle_;
     error_[0] = '\0';
-    curl_slist* headers = nullptr;
-    for (const std::string& header : request.headers) headers = curl_slist_append(headers, header.c_str());
-    headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip
+    if (!use_headers(request.headers)) {
+        response.error = "out of memory for the request headers";
+        return response;
+    }
     curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout_ms));
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.timeout_ms));
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     // "" disables proxies from the environment (http_proxy…): only the admin's counts.
     curl_easy_setopt(h, CURLOPT_PROXY, request.proxy.c_str());
     if (request.post) {
@@ -154,8 +196,6 @@ OutboundResponse CurlTransport::perform(const OutboundRequest& request) {
     keep_headers_ = request.keep_headers;
     const CURLcode rc = curl_easy_perform(h);
     current_ = nullptr;
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
-    curl_slist_free_all(headers);
 
     switch (rc) {
         case CURLE_OK: {

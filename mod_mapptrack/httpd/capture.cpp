@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "mapptrack/batch.h"
 #include "mapptrack/ever_id.h"
 #include "mapptrack/log.h"
 
@@ -127,15 +128,26 @@ apr_status_t identity_filter(ap_filter_t* f, apr_bucket_brigade* bb) {
     return ap_pass_brigade(f->next, bb);
 }
 
-void set_outcome(request_rec* orig, request_rec* last, const char* outcome, const char* eid) {
+// `row`: the figures' row when the caller has it already (a delivery's),
+// which spares looking it up again for every page.
+void set_outcome(request_rec* orig, request_rec* last, const char* outcome, const char* eid,
+                 const RowId* row = nullptr) {
     for (request_rec* r : {orig, last}) {
         apr_table_setn(r->subprocess_env, "MAPPTRACK", outcome);
         if (eid && *eid) apr_table_setn(r->subprocess_env, "MAPPTRACK_EID", eid);
     }
     // The figures: every page, and why a page or response was skipped.
-    const char* ids = dir_config(last)->track_ids;
     const auto skip = skip_from_outcome(outcome);
-    if (!skip || (*skip != Skip::NotPage && *skip != Skip::Unconfigured)) count(last->server, ids, Count::Pages);
+    const bool page = !skip || (*skip != Skip::NotPage && *skip != Skip::Unconfigured);
+    if (row) {
+        if (StatusTable* table = status_table()) {
+            if (page) table->add(*row, Count::Pages);
+            if (skip) table->add(*row, *skip);
+        }
+        return;
+    }
+    const char* ids = dir_config(last)->track_ids;
+    if (page) count(last->server, ids, Count::Pages);
     count_outcome(last->server, ids, outcome);
 }
 
@@ -172,16 +184,25 @@ void track(request_rec* orig) {
         set_outcome(orig, last, "skipped:not-page", nullptr);
         return;
     }
-    if (is_prefetch_request(orig)) {
+    // A page judged so when its response started was no prefetch then (the
+    // same request's headers): asked again only otherwise.
+    if (!page_at_start && is_prefetch_request(orig)) {
         set_outcome(orig, last, "skipped:prefetch", nullptr);
         return;
     }
-    const std::string header = cookie_header(orig);
-    const CookieList cookies = parse_cookie_header(header);
+    // The cookies are read again only when needed: the identity filter has
+    // the visitor already, and a batched hit carries no cookies.
+    std::string header;
+    CookieList cookies;
+    const auto read_cookies = [&] {
+        header = cookie_header(orig);
+        cookies = parse_cookie_header(header);
+    };
     RequestNote who{};
     if (page_at_start) {
         who = *note;
     } else {  // not judged a page when the response started: no cookie could be set
+        read_cookies();
         const Identity identity = identify(last, conf, cookies, track_ids_of(conf));
         who.kind = identity.kind;
         who.ever_id = apr_pstrdup(orig->pool, identity.ever_id.c_str());
@@ -201,14 +222,16 @@ void track(request_rec* orig) {
         return;
     }
     const Hit hit = build_hit(orig, last, conf, who);
+    if (page_at_start && carries_cookies(batch_size(server_config(last->server)), hit.anonymous)) read_cookies();
     Delivery delivery = make_delivery(last, conf, hit, cookies);
     // The track server may have this hit already from the synchronous attempt:
     // the queued copy is then its last (a hit is sent at most twice).
     delivery.maybe_received = who.maybe_received ? 1 : 0;
+    const RowId row = delivery.options.status_row;
     switch (d->enqueue(std::move(delivery))) {
-        case DeliveryQueue::PushResult::Queued: set_outcome(orig, last, "queued", eid); break;
-        case DeliveryQueue::PushResult::Full: set_outcome(orig, last, "skipped:queue-full", eid); break;
-        case DeliveryQueue::PushResult::Closed: set_outcome(orig, last, "skipped:stopping", eid); break;
+        case DeliveryQueue::PushResult::Queued: set_outcome(orig, last, "queued", eid, &row); break;
+        case DeliveryQueue::PushResult::Full: set_outcome(orig, last, "skipped:queue-full", eid, &row); break;
+        case DeliveryQueue::PushResult::Closed: set_outcome(orig, last, "skipped:stopping", eid, &row); break;
     }
 }
 

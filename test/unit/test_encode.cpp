@@ -373,6 +373,111 @@ TEST(Encode, AppendLimitsApplyToTheAppendedValue)
     STRCMP_EQUAL("k=ab", out2.c_str());
 }
 
+// The byte-by-byte encoder the table-driven one replaced, kept as the
+// specification it must match exactly.
+std::string reference_encode(std::string_view raw, std::size_t max_chars, std::size_t max_bytes)
+{
+    const auto sequence = [&](std::size_t i) -> std::size_t {
+        const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(raw[k]); };
+        const unsigned char c = byte(i);
+        if (c < 0x80)
+            return 1;
+        std::size_t len;
+        unsigned cp;
+        if (c >= 0xC2 && c <= 0xDF) {
+            len = 2;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            len = 3;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            len = 4;
+            cp = c & 0x07;
+        } else {
+            return 0;
+        }
+        if (i + len > raw.size())
+            return 0;
+        for (std::size_t k = 1; k < len; ++k) {
+            if ((byte(i + k) & 0xC0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (byte(i + k) & 0x3F);
+        }
+        if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        return len;
+    };
+    std::string out;
+    std::size_t chars = 0, bytes = 0, i = 0;
+    while (i < raw.size() && chars < max_chars) {
+        std::size_t len = sequence(i);
+        std::string_view piece;
+        if (len == 0) {
+            piece = kReplacement;
+            len = 1;
+        } else {
+            piece = raw.substr(i, len);
+        }
+        i += len;
+        const auto lead = static_cast<unsigned char>(piece[0]);
+        if (piece.size() == 1 && (lead < 0x20 || lead == 0x7F))
+            continue;
+        std::size_t encoded = 0;
+        for (unsigned char c : piece)
+            encoded += is_unreserved(c) && c < 0x80 ? 1 : 3;
+        if (bytes + encoded > max_bytes)
+            break;
+        for (unsigned char c : piece) {
+            if (is_unreserved(c) && c < 0x80) {
+                out.push_back(static_cast<char>(c));
+            } else {
+                static const char hex[] = "0123456789ABCDEF";
+                out.push_back('%');
+                out.push_back(hex[c >> 4]);
+                out.push_back(hex[c & 0x0F]);
+            }
+        }
+        bytes += encoded;
+        ++chars;
+    }
+    return out;
+}
+
+TEST(Encode, MatchesTheByteByByteEncoderOnRandomInputAndLimits)
+{
+    // Pieces that exercise every branch: plain, reserved, controls, valid and
+    // invalid UTF-8 of each length, truncated sequences.
+    const char* const pieces[] = {"a", "Z", "9", "-", "~", " ", "&", "=", "%", "+", "#", "\r", "\n", "\x7F",
+                                  "\x01", "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80", "\xFF", "\x80",
+                                  "\xC3", "\xE2\x82", "\xED\xA0\x80", "\xC0\xAF", "\xF4\x90\x80\x80"};
+    const std::size_t npieces = sizeof pieces / sizeof pieces[0];
+    unsigned seed = 12345;
+    const auto next = [&] {
+        seed = seed * 1103515245u + 12345u;
+        return (seed >> 8) & 0xFFFF;
+    };
+    for (int round = 0; round < 3000; ++round) {
+        std::string raw;
+        const unsigned len = next() % (round % 10 == 0 ? 400 : 40);
+        for (unsigned k = 0; k < len; ++k) {
+            if (round % 7 == 0 && next() % 8 == 0)
+                raw += std::string(next() % 700, 'a');  // runs longer than any internal buffer
+            else if (next() % 4 == 0)
+                raw.push_back(static_cast<char>(next() & 0xFF));  // any byte at all
+            else
+                raw += pieces[next() % npieces];
+        }
+        const std::size_t max_chars = next() % 3 == 0 ? kNoLimit : next() % 300;
+        const std::size_t max_bytes = next() % 3 == 0 ? kNoLimit : next() % 1200;
+        const std::string expected = reference_encode(raw, max_chars, max_bytes);
+        STRCMP_EQUAL(expected.c_str(), encode_query_value(raw, max_chars, max_bytes).c_str());
+        std::string appended = "k=";
+        mapptrack::append_query_value(appended, raw, max_chars, max_bytes);
+        STRCMP_EQUAL(("k=" + expected).c_str(), appended.c_str());
+    }
+}
+
 TEST_GROUP(Decode){};
 
 TEST(Decode, EscapesOfEitherCaseAreDecoded)

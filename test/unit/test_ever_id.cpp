@@ -112,6 +112,23 @@ TEST(EverIdGeneration, NoRepeatAcrossFourThreadsInOneSecond)
     CHECK_EQUAL(static_cast<std::size_t>(4 * per_thread), seen.size());
 }
 
+TEST(EverIdGeneration, ALateDrawForThePreviousSecondRepeatsNoneOfItsIds)
+{
+    // A thread whose clock is a second behind still gets an ID no other
+    // thread got for that second, however many the second has had.
+    const std::int64_t seconds = 1700000300;
+    std::unordered_set<std::string> seen;
+    seen.reserve(120000);
+    for (int i = 0; i < 60000; ++i)
+        CHECK(seen.insert(*generate_ever_id(seconds)).second);
+    CHECK(seen.insert(*generate_ever_id(seconds + 1)).second);
+    for (int i = 0; i < 60000; ++i) {
+        std::string id = *generate_ever_id(seconds);
+        if (!seen.insert(id).second)
+            FAIL(("repeated id for the previous second: " + id).c_str());
+    }
+}
+
 TEST_GROUP(EverIdValidation){};
 
 TEST(EverIdValidation, NineteenDigitsAreValid)

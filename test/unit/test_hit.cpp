@@ -2,6 +2,8 @@
 // that nothing a visitor sends can add, end or reorder a parameter.
 #include <cctype>
 #include <cstddef>
+#include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -756,4 +758,47 @@ TEST(HitIssue9, WorstCaseEverythingStillFitsAndEndsWithEor)
     CHECK_EQUAL(static_cast<std::size_t>(8), split(value_of(line, "p"), ',').size());
     check_every_value_is_encoded(line);
     STRCMP_EQUAL(kEverId, value_of(line, "eid").c_str());
+}
+
+TEST(Hit, ALineOfExactlyTheLimitIsSentWholeAndOneByteMoreIsCut)
+{
+    // The boundary between a line sent as built and one that must give way.
+    Hit h;
+    h.time_ms = 1700000000123;
+    h.user_agent = "Mozilla/5.0 (X11; Linux x86_64)";
+    h.ip = "203.0.113.9";
+    h.ever_id = kEverId;
+    h.language = "de";
+    h.params = {{"cp1", "a b;c"}};
+    h.url = "";
+    const std::size_t fixed = encode_hit_line(h).size();
+    const std::size_t limit = kMaxLineBytes - 1;
+    h.url = std::string(limit - fixed, 'u');
+    mapptrack::HitLineStats stats;
+    std::string line = encode_hit_line(h, &stats);
+    CHECK_EQUAL(limit, line.size());
+    CHECK(!stats.cut);
+    CHECK_EQUAL(static_cast<std::size_t>(0), stats.dropped_params);
+    STRCMP_EQUAL(h.url.c_str(), value_of(line, "X-WT-RQ").c_str());
+    STRCMP_EQUAL("a%20b%3Bc", value_of(line, "cp1").c_str());
+
+    h.url += "u";
+    line = encode_hit_line(h, &stats);
+    CHECK(line.size() <= limit);
+    CHECK(stats.cut || stats.dropped_params > 0);
+    CHECK(ends_with(line, "&eor=1"));
+    check_every_value_is_encoded(line);
+}
+
+TEST(Hit, NumbersInPAreWrittenAsDecimalWhateverTheirValue)
+{
+    for (const std::int64_t t : {std::int64_t{0}, std::int64_t{7}, std::int64_t{1700000000123}, std::int64_t{-5},
+                                 std::numeric_limits<std::int64_t>::max(), std::numeric_limits<std::int64_t>::min()}) {
+        Hit h;
+        h.pixel_version = static_cast<int>(t % 1000);
+        h.time_ms = t;
+        const std::vector<std::string> fields = split(value_of(encode_hit_line(h), "p"), ',');
+        STRCMP_EQUAL(std::to_string(h.pixel_version).c_str(), fields[0].c_str());
+        STRCMP_EQUAL(std::to_string(t).c_str(), fields[6].c_str());
+    }
 }

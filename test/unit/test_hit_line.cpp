@@ -122,6 +122,17 @@ TEST(HitQuery, ClaimedIpAndAgentAreReplacedInEverySpelling)
     STRCMP_EQUAL("p=1&X-WT-UA=UA&X-WT-IP=192.0.2.1&eor=1", out.c_str());
 }
 
+TEST(HitQuery, LongSpellingsAreReadWholeAndLongerNamesAreNoClaim)
+{
+    // However many separators and escapes a claim hides behind, its letters decide;
+    // a name with more letters is another name, however it starts.
+    STRCMP_EQUAL("X-WT-IPXXXXXXXXXXXX=1&xwtuaxwtuaxwtua=2&X-WT-UA=a&X-WT-IP=b",
+                 rewrite_hit_query("X---W___T%2D%2D%2DI+++P=6&%58%2D%57%2D%54%2D%55%2D%41=7&X-WT-IPXXXXXXXXXXXX=1"
+                                   "&xwtuaxwtuaxwtua=2",
+                                   ClientFacts{"a", "b", false})
+                     .c_str());
+}
+
 TEST(HitQuery, SimilarButDifferentNamesStay)
 {
     STRCMP_EQUAL("X-WT-IPX=1&wtip2=2&X-WT-RQ=u&X-WT-UA=a&X-WT-IP=b",

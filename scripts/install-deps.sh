@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   apache2 apache2-dev libapr1-dev libaprutil1-dev libcurl4-openssl-dev
   cpputest autoconf automake libtool pkg-config make g++ curl
-  python3 python3-pytest python3-yaml
+  python3 python3-pytest python3-pytest-xdist python3-yaml
 )
 # Extra packages a caller asks for (the browser tests want chromium, nodejs, npm).
 packages+=("$@")

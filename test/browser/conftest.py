@@ -1,7 +1,8 @@
 """Fixtures for the browser tests: the integration suite's `httpd` and
-`track_server` fixtures (test/integration/conftest.py), run under the event MPM
-only, and `browser_tools`, which makes sure Chromium, node and the npm packages
-are there (test/browser/setup.sh)."""
+`track_server` fixtures (test/integration/conftest.py, on the harness of
+test/integration/harness.py), run under the event MPM only, and `browser_tools`,
+which makes sure Chromium, node and the npm packages are there
+(test/browser/setup.sh)."""
 
 import importlib.util
 import os
@@ -21,8 +22,7 @@ _integration = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = _integration
 _spec.loader.exec_module(_integration)
 
-# Everything, fixtures and the report hook included: when both suites run in one
-# session, `import conftest` in an integration test may find this module.
+# Its fixtures, hooks and marker, under this conftest's name too.
 from mapptrack_integration_conftest import *  # noqa: E402,F401,F403
 
 PIXEL_JS = os.path.join(BROWSER_DIR, "node_modules", "@webtrekk-smart-pixel", "core", "dist",

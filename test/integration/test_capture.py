@@ -3,6 +3,8 @@
 import re
 import time
 
+import pytest
+
 import mapphit
 from support import ID1, ID2, ID3, hits_by_marker, marker, now_ms, settle, tracking
 
@@ -224,6 +226,7 @@ def test_env_vars_for_the_access_log(httpd, track_server):
     assert css.mapptrack.startswith("skipped:"), css
 
 
+@pytest.mark.serial
 def test_hits_arrive_promptly_in_async_mode(httpd, track_server):
     """Batch size 1: a hit leaves at once, not after a batch delay or a timeout."""
     httpd.start(tracking())

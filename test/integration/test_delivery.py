@@ -7,8 +7,6 @@ The counts each test measures are printed (`pytest -s` shows them).
 """
 
 import collections
-import glob
-import http.client
 import os
 import pwd
 import re
@@ -24,42 +22,14 @@ import zlib
 import pytest
 
 import mapphit
-from conftest import APACHE
-from support import ID1, hits_by_marker, marker, settle, tracking
+from harness import APACHE
+from support import (ID1, KeepAlive, Load, children, delivered, hits_by_marker, marker, rss_kib,
+                     settle, spool_files, tracking, wait_delivered)
 
 MIB = 1 << 20
 
 
 # -- helpers -------------------------------------------------------------------
-
-def allow(httpd, *ids, required=()):
-    """Whitelist exactly these module log ids (MTnnnn); `required` must appear."""
-    for i in ids:
-        httpd.expect_log(rf"\[mapptrack:\w+\].* {i}: ", required=i in required)
-
-
-def delivered(track_server):
-    """marker -> number of complete hits the stub accepted (2xx) for it."""
-    ok = [h for h in track_server.hits()
-          if isinstance(h.request.outcome, int) and 200 <= h.request.outcome < 300
-          and h.get("eor") == "1"]
-    return collections.Counter({m: len(hs) for m, hs in hits_by_marker(ok).items() if m})
-
-
-def wait_delivered(track_server, markers, timeout):
-    """Waits until every marker arrived; returns (counter, seconds waited)."""
-    t0 = time.time()
-    want = set(markers)
-    while True:
-        got = delivered(track_server)
-        if want <= set(got) or time.time() - t0 > timeout:
-            return got, time.time() - t0
-        time.sleep(0.2)
-
-
-def spool_files(path):
-    return sorted(glob.glob(os.path.join(path, "seg-*.mts")))
-
 
 def spool_bytes(path):
     total = 0
@@ -85,33 +55,6 @@ def wait_quiet(track_server, spool_dir, quiet=2.0, timeout=60.0):
     return False
 
 
-def children(httpd):
-    """pids of apache2's children (the processes that track)."""
-    out = []
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == httpd.proc.pid:
-            out.append(int(p))
-    return out
-
-
-def rss_kib(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
 def outcomes(httpd, markers):
     """MAPPTRACK value in the access log -> how many of `markers` got it."""
     want = set(markers)
@@ -121,90 +64,6 @@ def outcomes(httpd, markers):
         if m and m.group(1) in want:
             out[e.mapptrack] += 1
     return out
-
-
-class Load:
-    """Client threads requesting tracked pages, each with a new marker.
-
-    count: requests in all (None: until stop()); spread: seconds to spread
-    them over (paced); path: page path, `extra`: more query text.
-    """
-
-    def __init__(self, httpd, clients=4, count=None, spread=0.0, path="/page.html", extra=""):
-        self.httpd = httpd
-        self.ok = []
-        self.errors = []
-        self.count = count
-        self.spread = spread
-        self.path = path
-        self.extra = extra
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._run, args=(i, clients), daemon=True)
-                         for i in range(clients)]
-
-    def _run(self, index, clients):
-        mine = None if self.count is None else len(range(index, self.count, clients))
-        interval = self.spread / mine if mine and self.spread else 0.0
-        t0 = time.time()
-        i = 0
-        while not self._stop.is_set() and (mine is None or i < mine):
-            if interval:
-                pause = t0 + i * interval - time.time()
-                if pause > 0:
-                    time.sleep(pause)
-            i += 1
-            m = marker()
-            try:
-                r = self.httpd.get(f"{self.path}?m={m}{self.extra}", timeout=15)
-                with self._lock:
-                    if r.status == 200:
-                        self.ok.append(m)
-                    else:
-                        self.errors.append((m, r.status))
-            except Exception as e:  # a killed child resets its connections
-                with self._lock:
-                    self.errors.append((m, repr(e)))
-                time.sleep(0.01)
-
-    def start(self):
-        for t in self._threads:
-            t.start()
-        return self
-
-    def wait_for(self, n, timeout=20):
-        deadline = time.time() + timeout
-        while len(self.ok) < n and time.time() < deadline:
-            time.sleep(0.02)
-        assert len(self.ok) >= n, f"only {len(self.ok)} requests succeeded: {self.errors[:5]}"
-
-    def join(self, timeout=120):
-        for t in self._threads:
-            t.join(timeout)
-
-    def stop(self):
-        self._stop.set()
-        self.join(30)
-
-
-class KeepAlive:
-    """One persistent connection: every request goes to the same child."""
-
-    def __init__(self, httpd):
-        self.httpd = httpd
-        self.conn = http.client.HTTPConnection("127.0.0.1", httpd.port, timeout=30)
-
-    def get(self, path, headers=None):
-        hdrs = {"Host": f"127.0.0.1:{self.httpd.port}", "User-Agent": "MappTrackTest/1.0"}
-        hdrs.update(headers or {})
-        self.conn.request("GET", path, headers=hdrs)
-        r = self.conn.getresponse()
-        r.read()
-        assert not r.will_close, "the server closed the keep-alive connection"
-        return r.status
-
-    def close(self):
-        self.conn.close()
 
 
 def fail_first(track_server, n, status):
@@ -269,10 +128,11 @@ def give_to_www_data(*paths):
 
 # -- 1. a 20 s outage under load --------------------------------------------------
 
+@pytest.mark.heavy("outage")
 def test_outage_of_20s_under_load_every_hit_arrives(httpd, track_server):
     """Track server down 20 s while 3000 pages are served by 6 clients: after it
     returns every hit arrives (spool + replay); duplicates <= 0.1 %."""
-    allow(httpd, "MT0101", "MT0102", required=("MT0101", "MT0102"))
+    httpd.expect_messages("MT0101", "MT0102", required=True)
     httpd.start(tracking(batch=50, delay=200))
     track_server.down()
     t_down = time.time()
@@ -301,6 +161,7 @@ def test_outage_of_20s_under_load_every_hit_arrives(httpd, track_server):
 
 # -- 2. graceful restarts under load ----------------------------------------------
 
+@pytest.mark.heavy
 def test_three_graceful_restarts_under_load_lose_nothing(httpd, track_server):
     httpd.start(tracking(batch=20, delay=100))
     load = Load(httpd, clients=4).start()
@@ -358,7 +219,7 @@ def test_retryable_status_then_200_is_retried_and_delivered(httpd, track_server,
 def test_503_beyond_the_retries_is_spooled_then_delivered(httpd, track_server):
     """503 for longer than MappTrackRetries: the batch goes to the spool and is
     delivered by a later probe once the track server answers 200."""
-    allow(httpd, "MT0101", "MT0102", required=("MT0101", "MT0102"))
+    httpd.expect_messages("MT0101", "MT0102", required=True)
     httpd.start(tracking(batch=5, delay=200) + "MappTrackRetries 1\n")
     track_server.status(503)
     ms = [marker() for _ in range(5)]
@@ -375,7 +236,7 @@ def test_503_beyond_the_retries_is_spooled_then_delivered(httpd, track_server):
 
 
 def test_client_error_400_is_dropped_and_counted(httpd, track_server):
-    allow(httpd, "MT0103", required=("MT0103",))
+    httpd.expect_messages("MT0103", required=True)
     httpd.start(tracking(batch=5, delay=300) + "MappTrackThreads 1\nMaxKeepAliveRequests 0\n")
     track_server.status(400)
     ms = [marker() for _ in range(5)]
@@ -403,13 +264,14 @@ def test_client_error_400_is_dropped_and_counted(httpd, track_server):
 
 # -- 4. a child killed with SIGKILL -------------------------------------------------
 
+@pytest.mark.heavy
 def test_sigkill_of_a_child_loses_at_most_its_memory(httpd, track_server):
     """A slow track server keeps hits waiting in the children's queues (and the
     rest in the spool); one child is SIGKILLed under load. What is lost must be
     hits that child served, at most what it held in memory: MappTrackQueueSize +
     MappTrackThreads x MappTrackBatchSize + the requests it was still logging."""
     queue, threads, batch = 100, 1, 10
-    allow(httpd, "MT0207", "MT0209")  # the killed child may leave a torn last record; the queue fills
+    httpd.expect_messages("MT0207", "MT0209")  # the killed child may leave a torn last record; the queue fills
     httpd.start(tracking(batch=batch, delay=50)
                 + f"MappTrackThreads {threads}\nMappTrackQueueSize {queue}\n"
                 + 'LogFormat "%P %q" pidlog\nCustomLog "@ROOT@/logs/pid.log" pidlog\n')
@@ -434,7 +296,7 @@ def test_sigkill_of_a_child_loses_at_most_its_memory(httpd, track_server):
             pids[m.group(1)] = int(line.split()[0])
     lost = [m for m in served if m not in got]
     dups = sum(n - 1 for m, n in got.items())
-    per_child = 1 if httpd.mpm == "prefork" else 16  # ThreadsPerChild (conftest)
+    per_child = 1 if httpd.mpm == "prefork" else 16  # ThreadsPerChild (harness.py)
     bound = queue + threads * batch + per_child
     served_by_victim = sum(1 for m in served if pids.get(m) == victim)
     print(f"\n[{httpd.mpm}] SIGKILL of child {victim} (it served {served_by_victim} of "
@@ -468,7 +330,7 @@ def test_damaged_spool_file_good_records_replayed_bad_bytes_skipped(httpd, track
     with open(path, "wb") as f:
         f.write(data)
     give_to_www_data(spool, path)
-    allow(httpd, "MT0207", required=("MT0207",))
+    httpd.expect_messages("MT0207", required=True)
     httpd.start(tracking() + f'MappTrackSpoolDir "{spool}"\n')
     good = ms[:11]
     got, took = wait_delivered(track_server, good, timeout=20)
@@ -521,9 +383,11 @@ def test_spool_record_of_an_earlier_version_is_still_replayed(httpd, track_serve
 
 # -- 6. queue overflow with the spool full -------------------------------------------
 
+@pytest.mark.heavy
 def test_queue_overflow_with_full_spool_drops_counted_memory_bounded(httpd, track_server):
     queue, spool_max = 50, 64 * 1024
-    allow(httpd, "MT0101", "MT0102", "MT0202", "MT0204", "MT0209", "MT0211", required=("MT0204",))
+    httpd.expect_messages("MT0101", "MT0102", "MT0202", "MT0209", "MT0211")
+    httpd.expect_messages("MT0204", required=True)
     httpd.start(tracking(batch=10, delay=100)
                 + f"MappTrackQueueSize {queue}\nMappTrackSpoolMaxSize 64K\nMappTrackRetries 1\n")
     spool = os.path.join(httpd.root, "run", "mapptrack")
@@ -536,7 +400,7 @@ def test_queue_overflow_with_full_spool_drops_counted_memory_bounded(httpd, trac
     track_server.down()
     load = Load(httpd, clients=6, count=4000, extra=long).start()
     peak, peak_spool = dict(base), 0
-    while any(t.is_alive() for t in load._threads):
+    while load.running:
         for pid in children(httpd):
             peak[pid] = max(peak.get(pid, 0), rss_kib(pid))
         peak_spool = max(peak_spool, spool_bytes(spool))
@@ -578,17 +442,18 @@ def test_queue_overflow_with_full_spool_drops_counted_memory_bounded(httpd, trac
     assert all(got[mk] == 1 for mk in served if mk in got)
 
 
+@pytest.mark.heavy
 def test_spool_size_limit_holds_for_all_children_together(httpd, track_server):
     """MappTrackSpoolMaxSize is for the directory (design: 'all segments together'),
     not for each child: several children writing at once must not pass it."""
-    allow(httpd, "MT0101", "MT0204", "MT0202", "MT0209", "MT0211")
+    httpd.expect_messages("MT0101", "MT0204", "MT0202", "MT0209", "MT0211")
     httpd.start(tracking(batch=10, delay=100)
                 + "MappTrackQueueSize 20\nMappTrackSpoolMaxSize 64K\nMappTrackRetries 0\n")
     spool = os.path.join(httpd.root, "run", "mapptrack")
     track_server.down()
     load = Load(httpd, clients=6, count=3000, extra="&pad=" + "y" * 2000).start()
     peak = 0
-    while any(t.is_alive() for t in load._threads):
+    while load.running:
         peak = max(peak, spool_bytes(spool))
         time.sleep(0.02)
     time.sleep(1)
@@ -697,7 +562,7 @@ def test_batch_body_stays_under_1_mib_with_long_lines(httpd, track_server):
 
 def test_replayed_batch_body_stays_under_1_mib(httpd, track_server):
     """The same limit for batches replayed from the spool."""
-    allow(httpd, "MT0101", "MT0102")
+    httpd.expect_messages("MT0101", "MT0102")
     httpd.start(tracking(batch=1000, delay=500)
                 + "MappTrackThreads 1\nMaxKeepAliveRequests 0\nMappTrackRetries 0\n")
     track_server.down()
@@ -743,6 +608,7 @@ def test_spool_dir_that_cannot_be_created_stops_the_start(httpd):
 
 # -- 9. prefork: SIGTERM while the request thread holds the spool's lock -------------------
 
+@pytest.mark.serial
 def test_prefork_sigterm_inside_spool_append_does_not_hang_the_child(httpd, track_server):
     """prefork runs a child's exit in its SIGTERM handler, on the thread that
     serves requests. If that thread was inside Spool::append (the queue was full),
@@ -753,7 +619,7 @@ def test_prefork_sigterm_inside_spool_append_does_not_hang_the_child(httpd, trac
         pytest.skip("only prefork runs the child's exit in a signal handler")
     if not shutil.which("gdb"):
         pytest.skip("needs gdb")
-    allow(httpd, "MT0101", "MT0202", "MT0203", "MT0204", "MT0209", "MT0211")
+    httpd.expect_messages("MT0101", "MT0202", "MT0203", "MT0204", "MT0209", "MT0211")
     httpd.start(tracking(batch=10, delay=100) + "MappTrackQueueSize 1\nMappTrackRetries 0\n")
     track_server.down()
     load = Load(httpd, clients=4).start()

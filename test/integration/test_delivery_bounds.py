@@ -4,27 +4,29 @@ another's, and MappTrackQueueSize is the child's total over all its threads."""
 
 import time
 
-from support import ID1, marker, settle, tracking
-from test_delivery import KeepAlive
+import pytest
+
+from support import ID1, KeepAlive, marker, settle, tracking
 
 
 def test_a_track_server_that_never_answers_in_time_gets_a_hit_twice_at_most(httpd, track_server):
     """It answers after 1.5 s, MappTrackTimeout is 300 ms: the first attempt times out
     (the server has the hit), the second waits 600 ms and times out too; then the hit
     is not sent again (MT0111), however many retries are allowed."""
-    httpd.expect_log(r"MT0111: 1 hit\(s\) for http://127\.0\.0\.1:\d+/" + ID1 + " are not sent again",
-                     required=True)
+    httpd.expect_messages("MT0111", required=True)
     track_server.delay(1.5)
     httpd.start(tracking() + "MappTrackTimeout 300\nMappTrackRetries 20\n")
     m = marker()
     assert httpd.get(f"/page.html?m={m}").status == 200
     track_server.wait_marker(m, n=2, timeout=15)
-    httpd.wait_log(r"MT0111: ", timeout=15)
+    httpd.wait_log(r"MT0111: 1 hit\(s\) for http://127\.0\.0\.1:\d+/" + ID1 + " are not sent again",
+                   timeout=15)
     settle(2.0)
     assert len(track_server.hits_for(m)) == 2, track_server.requests()
     assert [e.mapptrack for e in httpd.access_entries(m)] == ["queued"]
 
 
+@pytest.mark.serial
 def test_a_slow_track_server_counts_each_page_view_at_most_twice(httpd, track_server):
     """It answers after 450 ms, MappTrackTimeout is 300 ms: the first hit arrives twice
     (a timed-out attempt, then one that waits 600 ms), and the page views after it
@@ -91,7 +93,7 @@ def test_queue_size_is_the_childs_total_for_one_visitor_too(httpd, track_server)
     """MappTrackQueueSize 4 with 2 threads and no spool: while the track server
     holds a hit, one visitor can queue 4 more (not 2 or 3), the next is refused,
     and MT0201 names the real size."""
-    httpd.expect_log(r"MT0201: delivery queue full \(4 hits\)", required=True)
+    httpd.expect_messages("MT0201", required=True)
     track_server.delay(3.0)
     httpd.start(tracking() + "MappTrackQueueSize 4\nMappTrackThreads 2\nMappTrackSpoolMaxSize 0\n"
                 "MappTrackTimeout 10000\nMaxKeepAliveRequests 0\n")
@@ -107,6 +109,7 @@ def test_queue_size_is_the_childs_total_for_one_visitor_too(httpd, track_server)
         client.close()
     outcomes = [httpd.wait_access(m)[0].mapptrack for m in ms]
     assert outcomes == ["queued"] * 5 + ["skipped:queue-full"], outcomes
+    httpd.wait_log(r"MT0201: delivery queue full \(4 hits\)")
     track_server.delay(0)
     for m in ms[1:5]:
         track_server.wait_marker(m, timeout=15)
@@ -121,7 +124,7 @@ def test_queue_size_is_the_childs_total_for_one_visitor_too(httpd, track_server)
 def test_a_full_queue_spills_into_the_spool_and_says_so(httpd, track_server):
     """With the spool on, a full queue costs nothing: the hits go to disk, MT0209 says
     so once, and every hit arrives when the track server catches up."""
-    httpd.expect_log(r"MT0209: delivery queue full \(2 hits\): new hits go to the spool in ", required=True)
+    httpd.expect_messages("MT0209", required=True)
     track_server.delay(2.0)
     httpd.start(tracking() + "MappTrackQueueSize 2\nMappTrackThreads 1\nMappTrackTimeout 10000\n"
                 "MaxKeepAliveRequests 0\n")
@@ -135,7 +138,7 @@ def test_a_full_queue_spills_into_the_spool_and_says_so(httpd, track_server):
     finally:
         client.close()
     assert [httpd.wait_access(m)[0].mapptrack for m in ms] == ["queued"] * 8
-    httpd.wait_log(r"MT0209: ")
+    httpd.wait_log(r"MT0209: delivery queue full \(2 hits\): new hits go to the spool in ")
     track_server.delay(0)
     for m in ms:
         track_server.wait_marker(m, timeout=20)

@@ -6,11 +6,14 @@ They need no module (run them with MAPPTRACK_NO_MODULE=1 while it is not built).
 import http.client
 import os
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
 
 import mapphit
+from harness import HERE, free_port, judge_log, message_id, release_port
 from trackstub import GIF, TrackServer
 
 GOOD = ("p=300,0,0,0,0,0,1764370000000,0&X-WT-UA=UA%20x&X-WT-IP=127.0.0.1"
@@ -124,7 +127,7 @@ def test_httpd_harness_flags_unexpected_and_fatal_lines(httpd):
     assert httpd.get("/denied").status == 403
     httpd.wait_log(r"AH01630")
     assert any("AH01630" in p for p in httpd.log_problems())
-    httpd.expect_log(r"AH01630")
+    httpd.expect_messages("AH01630")
     assert httpd.log_problems() == []
     httpd.stop()
     httpd.hard_signal_sent = False  # a crash outside a hard stop: never excused
@@ -149,3 +152,101 @@ def test_httpd_harness_restarts_and_reports_configtest(httpd):
     assert b"<p>page</p>" in r.body
     httpd.graceful_stop()
     assert not httpd.running
+
+
+# -- the error-log rules ---------------------------------------------------------------
+
+STAMP = "[Thu Nov 28 12:00:00.123456 2024]"
+DELIVERY = f"{STAMP} [mapptrack:error] [pid 7:tid 8] MT0101: delivery to http://x/1 failed after 3 attempt(s)"
+TRAIL = f"{STAMP} [mapptrack:debug] [pid 7:tid 8] dispatcher.cpp(259): MT0113: sent http://x/1/wt?p=1"
+RELAYED = f"{STAMP} [mapptrack:warn] [pid 7:tid 8] [client 127.0.0.1:5000] MT0105: relay to x failed"
+DENIED = f"{STAMP} [authz_core:error] [pid 7:tid 8] [client 127.0.0.1:5000] AH01630: client denied"
+CRASH = f"{STAMP} [core:notice] [pid 7] AH00052: child pid 9 exit signal Segmentation fault (11)"
+
+
+def test_a_line_is_known_by_its_message_id():
+    assert [message_id(x) for x in (DELIVERY, TRAIL, RELAYED, DENIED, CRASH)] == \
+        ["MT0101", "MT0113", "MT0105", "AH01630", "AH00052"]
+    # the module's line is known by its own ID, not by one it quotes
+    assert message_id(f"{STAMP} [mapptrack:error] [pid 7] MT0405: x keeps no hits (MT0401)") == "MT0405"
+    assert message_id(f"{STAMP} [mapptrack:warn] [pid 7] no ID here") is None
+
+
+def test_module_lines_are_expected_by_id_and_by_nothing_else():
+    assert judge_log(DELIVERY, expected_ids={"MT0101"}) == ([], [], [])
+    assert judge_log(DELIVERY, expected_ids={"MT0102"}) == ([], [DELIVERY], [])
+    # no regex hides a module line, however wide
+    assert judge_log(DELIVERY, expected_regexes=[r".*", r"MT0101"]) == ([], [DELIVERY], [])
+    # a module line without an ID is never expected
+    bare = f"{STAMP} [mapptrack:warn] [pid 7] something without an ID"
+    assert judge_log(bare, expected_ids={"MT0101"}, expected_regexes=[r".*"]) == ([], [bare], [])
+    assert judge_log("\n".join([TRAIL, RELAYED]), expected_ids={"MT0113", "MT0105"}) == ([], [], [])
+
+
+def test_httpd_lines_are_expected_by_ah_id_or_regex():
+    assert judge_log(DENIED) == ([], [DENIED], [])
+    assert judge_log(DENIED, expected_ids={"AH01630"}) == ([], [], [])
+    assert judge_log(DENIED, expected_regexes=[r"client denied"]) == ([], [], [])
+
+
+def test_required_messages_must_appear():
+    assert judge_log(DENIED, {"AH01630", "MT0101"}, required_ids={"MT0101"}) == \
+        ([], [], ["(missing expected message MT0101)"])
+    assert judge_log(DELIVERY, {"MT0101"}, required_ids={"MT0101"}) == ([], [], [])
+    # quoting an ID is not logging it
+    quoted = f"{STAMP} [mapptrack:error] [pid 7] MT0405: x keeps no hits (MT0401)"
+    assert judge_log(quoted, {"MT0405"}, required_ids={"MT0401"})[2] == ["(missing expected message MT0401)"]
+
+
+def test_crashes_and_sanitizer_lines_fail_whatever_was_expected():
+    fatal, unexpected, _ = judge_log(CRASH, expected_ids={"AH00052"}, expected_regexes=[r".*"])
+    assert fatal == ["FATAL: " + CRASH] and unexpected == []
+    asan = f"{STAMP} [mapptrack:error] [pid 7] MT0101: ==7==ERROR: AddressSanitizer: heap-use-after-free"
+    assert judge_log(asan, expected_ids={"MT0101"})[0] == ["FATAL: " + asan]
+
+
+def test_expect_messages_takes_only_documented_ids(httpd):
+    for bad in ("MT9999", "0101", "mt0101", "AH1630", "MT0101: "):
+        with pytest.raises(ValueError):
+            httpd.expect_messages(bad)
+    for regex in (r"MT0101: delivery", r"\[mapptrack:warn\]", r"AH01630"):
+        with pytest.raises(ValueError):
+            httpd.expect_log(regex)
+    httpd.expect_messages("MT0101", "AH01630")
+    httpd.expect_messages("MT0102", required=True)
+    assert httpd.expected_ids == {"MT0101", "MT0102", "AH01630"} and httpd.required_ids == {"MT0102"}
+
+
+def test_a_sanitizer_report_fails_the_test(httpd):
+    with open(os.path.join(httpd.root, "asan.4711"), "w") as f:
+        f.write("==4711==ERROR: AddressSanitizer: heap-buffer-overflow\n")
+    problems = httpd.log_problems()
+    assert len(problems) == 1 and "heap-buffer-overflow" in problems[0], problems
+    os.unlink(os.path.join(httpd.root, "asan.4711"))
+    assert httpd.log_problems() == []
+
+
+def test_free_ports_are_distinct_and_bindable():
+    ports = [free_port() for _ in range(50)]
+    try:
+        assert len(set(ports)) == 50
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+        if low > 21000:
+            assert all(p < low for p in ports), "a port in the ephemeral range"
+        for p in ports[:5]:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", p))
+    finally:
+        for p in ports:
+            release_port(p)
+
+
+def test_a_port_held_here_is_not_handed_out_to_another_process():
+    port = free_port()
+    probe = f"import sys, harness; fd = harness._lock_port({port}); sys.exit(0 if fd is None else 3)"
+    try:
+        assert subprocess.run([sys.executable, "-c", probe], cwd=HERE, timeout=30).returncode == 0
+    finally:
+        release_port(port)
+    assert subprocess.run([sys.executable, "-c", probe], cwd=HERE, timeout=30).returncode == 3

@@ -20,13 +20,13 @@ import urllib.parse
 import pytest
 import yaml
 
-import conftest
+import harness
 import mapphit
 from support import ID1, marker, parse_prometheus, tracking
 
 PROMETHEUS = "/usr/bin/prometheus"
 PROMTOOL = "/usr/bin/promtool"
-RULES = os.path.join(conftest.REPO, "httpd-conf", "prometheus-alerts.yml")
+RULES = os.path.join(harness.REPO, "httpd-conf", "prometheus-alerts.yml")
 JOB = "mapptrack"
 STATUS_PATH = "/mt-status"
 STATUS = f"""
@@ -36,6 +36,7 @@ STATUS = f"""
     Require ip 127.0.0.1
 </Location>
 """
+# MT0103, as the refused hits of make_traffic make the module log it
 REFUSED_LINE = r"\[mapptrack:warn\] .*MT0103: track server .* refused \d+ hit\(s\) with "
 DEADLINE = 30.0
 
@@ -128,6 +129,7 @@ def make_traffic(httpd, track_server, n_ok, n_optout, n_prefetch, n_refused, on_
             track_server.wait_marker(m)
         wait_json(httpd, lambda d: row(d)["dropped"]["rejected"] == n_refused and settled(d),
                   f"{n_refused} rejected")
+        httpd.wait_log(REFUSED_LINE)  # the test expects MT0103
         track_server.normal()
     return out
 
@@ -161,7 +163,7 @@ class Prometheus:
                                text=True, timeout=60)
         assert check.returncode == 0, f"promtool check config:\n{check.stdout}{check.stderr}"
         for _ in range(3):  # the free port may be taken before prometheus binds it
-            self.port = conftest.free_port()
+            self.port = harness.free_port()
             self._log = open(self.log_path, "ab")
             self.proc = subprocess.Popen(
                 [PROMETHEUS, f"--config.file={self.config}",
@@ -229,6 +231,8 @@ class Prometheus:
             return ""
 
     def stop(self):
+        if self.port is not None:
+            harness.release_port(self.port)
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -321,7 +325,7 @@ def test_prometheus_scrapes_the_figures(httpd, track_server, prometheus):
     """Prometheus scrapes /mt-status?format=prometheus; the values it stores equal what
     the stub track server received and what the test sent; the example rules load and
     evaluate on the real series, and exactly the alerts the traffic calls for go pending."""
-    httpd.expect_log(REFUSED_LINE, required=True)
+    httpd.expect_messages("MT0103", required=True)
     httpd.start(tracking() + STATUS)
     prometheus.start(httpd.port, STATUS_PATH, rule_files=[RULES])
     target = wait_target_up(prometheus)
@@ -420,7 +424,7 @@ def test_prometheus_scrapes_the_figures(httpd, track_server, prometheus):
 def test_promtool_finds_no_problem_in_the_output(httpd, track_server):
     """`promtool check metrics` lints the endpoint's text (every family with samples,
     the last-error gauge included): exit 0, nothing printed."""
-    httpd.expect_log(REFUSED_LINE, required=True)
+    httpd.expect_messages("MT0103", required=True)
     httpd.start(tracking() + STATUS)
     make_traffic(httpd, track_server, n_ok=3, n_optout=1, n_prefetch=1, n_refused=2)
     text = status_text(httpd)
@@ -447,7 +451,7 @@ def test_promtool_accepts_the_rules():
 def test_rules_name_only_what_the_module_exports(httpd, track_server):
     """Every metric, label and reason value the rules use is in the module's Prometheus
     output, and rate()/increase() read only counters: the rules cannot drift."""
-    httpd.expect_log(REFUSED_LINE, required=True)
+    httpd.expect_messages("MT0103", required=True)
     httpd.start(tracking() + STATUS)
     make_traffic(httpd, track_server, n_ok=1, n_optout=0, n_prefetch=0, n_refused=1)
     types, samples = parse_exposition(status_text(httpd))

@@ -9,8 +9,8 @@ browser got."""
 import time
 import urllib.parse
 
-from support import ID1, ID2, marker, parse_set_cookie, settle, tracking
-from test_relay import (EID, FAILURE_LOGS, TIMEOUT_MS, assert_gif, delivered_late, query, raw,
+from support import ID1, ID2, LIVE_TIMEOUT_MS, marker, parse_set_cookie, settle, tracking
+from test_relay import (EID, FAILURE_IDS, assert_gif, delivered_late, query, raw,
                         received, relay_conf, wait_received, with_client)
 
 AGENT = "MappTrackTest/1.0"
@@ -32,8 +32,7 @@ MappTrackRetries 8
 
 
 def expect_failures(httpd):
-    for regex in FAILURE_LOGS:
-        httpd.expect_log(regex)
+    httpd.expect_messages(*FAILURE_IDS)
 
 
 def beacon_line(m, page="home", eid=None):
@@ -124,7 +123,7 @@ def test_queued_batch_lines_keep_the_visitors_ever_id(httpd, track_server):
     wteid_ cookie; the pixel's own eid stays; an anonymous visitor's line gets none;
     a cookie value that is not an ever-ID adds nothing."""
     expect_failures(httpd)
-    httpd.start(BATCHED.format(timeout=TIMEOUT_MS, ids=ID1))
+    httpd.start(BATCHED.format(timeout=LIVE_TIMEOUT_MS, ids=ID1))
     track_server.down()
     own = "4173283840012345678"
     known, kept, anon, hostile, beacon = (marker() for _ in range(5))
@@ -268,7 +267,7 @@ def test_https_site_keeps_secure(httpd, track_server):
 # -- sync mode: one ever-ID cookie ----------------------------------------------------------
 
 SYNC = tracking() + f"""MappTrackMode sync
-MappTrackTimeout {TIMEOUT_MS}
+MappTrackTimeout {LIVE_TIMEOUT_MS}
 MappTrackRetries 8
 """
 

@@ -18,8 +18,8 @@ import urllib.parse
 
 import pytest
 
-from support import ID1, ID2, marker, parse_set_cookie, settle
-from test_relay import (EID, FAILURE_LOGS, PIXEL_QUERY, assert_gif, header_values, query, raw,
+from support import ID1, ID2, LIVE_TIMEOUT_MS, marker, parse_set_cookie, settle, wait_for
+from test_relay import (EID, FAILURE_IDS, PIXEL_QUERY, assert_gif, header_values, query, raw,
                         received, relay_conf, wait_received)
 
 CSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
@@ -27,8 +27,7 @@ AGENT = "Mozilla/5.0 HostileTest/1.0"
 
 
 def expect_failures(httpd):
-    for regex in FAILURE_LOGS:
-        httpd.expect_log(regex)
+    httpd.expect_messages(*FAILURE_IDS)
 
 
 def params(req_or_query):
@@ -169,9 +168,7 @@ def test_too_many_lines_or_bytes_get_413_and_nothing_is_sent_or_queued(httpd, tr
     settle()
     assert received(track_server, m) == [], "a refused body must never be sent or queued"
     if outage:
-        httpd.expect_log(r"MT0105: relay to ")
-        httpd.expect_log(r"MT0102: delivery to ")
-        httpd.expect_log(r"MT0101: delivery to ")
+        expect_failures(httpd)
 
 
 def test_a_flood_body_cannot_evict_real_hits_from_the_spool(httpd, track_server):
@@ -464,7 +461,7 @@ MappTrackId {ID1}
 MappTrackDomain @TRACK@
 MappTrackBatchSize 1
 MappTrackMode sync
-MappTrackTimeout 1000
+MappTrackTimeout {LIVE_TIMEOUT_MS}
 """
 
 
@@ -489,10 +486,8 @@ def test_sync_mode_relays_only_clean_mapp_cookies(httpd, track_server):
 
 def test_waiting_workers_are_limited_and_the_rest_queued(httpd, track_server):
     expect_failures(httpd)
-    httpd.expect_log(r"MT0106: 2 workers already wait on the track server \(MappTrackMaxWaitingWorkers\)",
-                     required=True)
-    httpd.expect_log(r"MT0110: ")
-    httpd.expect_log(r"MT0111: ")
+    httpd.expect_messages("MT0106", required=True)
+    httpd.expect_messages("MT0110", "MT0111")
     httpd.start("MappTrackMaxWaitingWorkers 2\n" + relay_conf(timeout=2500))
     track_server.delay(3)
     markers = [marker() for _ in range(10)]
@@ -502,7 +497,8 @@ def test_waiting_workers_are_limited_and_the_rest_queued(httpd, track_server):
 
     with concurrent.futures.ThreadPoolExecutor(len(markers)) as pool:
         futures = [pool.submit(pixel, m) for m in markers]
-        time.sleep(0.5)
+        wait_for(lambda: len([r for r in track_server.requests() if relayed_live(r)]) >= 2, 10,
+                 "two workers wait on the track server")
         page = httpd.get("/page.html")  # a static page while two workers wait
         results = [f.result() for f in futures]
     assert page.status == 200 and page.elapsed < 2.0, page
@@ -512,6 +508,7 @@ def test_waiting_workers_are_limited_and_the_rest_queued(httpd, track_server):
     assert len(quick) >= 8, [round(r.elapsed, 2) for r in results]
     live = [r for r in track_server.requests() if relayed_live(r)]
     assert len(live) == 2, f"more than 2 workers waited on the track server: {live}"
+    httpd.wait_log(r"MT0106: 2 workers already wait on the track server \(MappTrackMaxWaitingWorkers\)")
     for m in markers:
         (entry,) = httpd.wait_access(m)
         assert entry.mapptrack == "queued", entry
@@ -528,7 +525,7 @@ def test_waiting_workers_are_limited_and_the_rest_queued(httpd, track_server):
 
 def test_no_waiting_worker_allowed_answers_at_once(httpd, track_server):
     """MappTrackMaxWaitingWorkers 0: the relay and sync mode never wait; hits are queued."""
-    httpd.expect_log(r"MT0106: 0 workers already wait on the track server", required=True)
+    httpd.expect_messages("MT0106", required=True)
     httpd.start("MappTrackMaxWaitingWorkers 0\n" + relay_conf(ids=ID1) + """
 <Location /synced>
     MappTrack On
@@ -546,6 +543,7 @@ def test_no_waiting_worker_allowed_answers_at_once(httpd, track_server):
     assert entry.mapptrack == "queued", entry
     (entry,) = httpd.wait_access(m2)
     assert entry.mapptrack == "queued", entry
+    httpd.wait_log(r"MT0106: 0 workers already wait on the track server")
     wait_received(track_server, m, timeout=20, predicate=delivered_late)
     track_server.wait_marker(m2, timeout=20)
     assert [r for r in track_server.requests() if relayed_live(r)] == []

@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from conftest import MODDIR
+from harness import MODDIR
 from support import ID1, ID2, marker, settle
 from test_relay import (PIXEL_QUERY, assert_gif, header_values, query, raw, received,
                         with_client)
@@ -299,18 +299,19 @@ def test_location_match_base_is_what_the_regex_matched(httpd, track_server):
 
 def test_location_match_that_does_not_match_from_the_start_is_no_relay_base(httpd, track_server):
     """`<LocationMatch "/wt$">` marks no base: 404 and MT0304 (documented)."""
-    httpd.expect_log(r"MT0304: SetHandler mapptrack-proxy for /analytics/\d+/wt is not set in a "
-                     r"<Location> or <LocationMatch>", required=True)
+    httpd.expect_messages("MT0304", required=True)
     httpd.start(SERVER + """
 <LocationMatch "/wt$">
     SetHandler mapptrack-proxy
 </LocationMatch>
 """)
     assert_refused_quietly(httpd, track_server, [f"/analytics/{ID1}/wt?{PIXEL_QUERY}"], (404,))
+    httpd.wait_log(r"MT0304: SetHandler mapptrack-proxy for /analytics/\d+/wt is not set in a "
+                   r"<Location> or <LocationMatch>")
 
 
 def test_handler_set_in_a_directory_is_refused_with_mt0304(httpd, track_server):
-    httpd.expect_log(r"MT0304: SetHandler mapptrack-proxy for /analytics", required=True)
+    httpd.expect_messages("MT0304", required=True)
     httpd.write_doc("analytics/index.html", "x")
     httpd.start(SERVER + """
 <Directory "@DOCROOT@/analytics">
@@ -319,6 +320,7 @@ def test_handler_set_in_a_directory_is_refused_with_mt0304(httpd, track_server):
 """)
     assert_refused_quietly(httpd, track_server, [f"/analytics/{ID1}/wt?{PIXEL_QUERY}",
                                                  f"/analytics?{PIXEL_QUERY}"], (404,))
+    httpd.wait_log(r"MT0304: SetHandler mapptrack-proxy for /analytics")
 
 
 # -- never an open relay -----------------------------------------------------------------

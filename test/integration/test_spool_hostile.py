@@ -21,10 +21,10 @@ import time
 
 import pytest
 
-from conftest import APACHE
-from support import ID1, hits_by_marker, marker, settle, tracking
-from test_delivery import (allow, children, delivered, give_to_www_data, hit_line, rss_kib,
-                           spool_record, spool_record_v1, wait_delivered)
+from harness import APACHE
+from support import (ID1, children, delivered, hits_by_marker, marker, rss_kib, settle, tracking,
+                     wait_delivered)
+from test_delivery import give_to_www_data, hit_line, spool_record, spool_record_v1
 
 
 def www_data():
@@ -80,7 +80,7 @@ def test_symlinked_spool_dir_is_refused_and_root_never_chowns_its_target(httpd, 
     """The attacker (www-data) makes the configured spool path a symlink to a
     directory it wants to own, or to one it owns: the server does not start,
     says why, and the target's owner and mode are what they were."""
-    allow(httpd, "MT0016", "MT0019")
+    httpd.expect_messages("MT0016", "MT0019")
     target = os.path.join(httpd.root, "target")
     os.makedirs(target)
     os.chmod(target, 0o700)
@@ -107,7 +107,7 @@ def test_symlinked_spool_dir_is_refused_and_root_never_chowns_its_target(httpd, 
 def test_symlink_to_a_root_file_as_spool_dir_gives_nothing_away(httpd):
     """The classic: the spool path is a symlink to a file of root's (here one in
     the server root); starting must not hand it to www-data."""
-    allow(httpd, "MT0016", "MT0019")
+    httpd.expect_messages("MT0016", "MT0019")
     victim = os.path.join(httpd.root, "conf", "victim.conf")
     with open(victim, "w") as f:
         f.write("# root's\n")
@@ -124,7 +124,7 @@ def test_symlink_to_a_root_file_as_spool_dir_gives_nothing_away(httpd):
 @pytest.mark.parametrize("mode", [0o777, 0o1777, 0o770, 0o702])
 def test_group_or_world_writable_spool_dir_is_refused(httpd, mode):
     """Anyone who may write there could plant hits or delete the real ones."""
-    allow(httpd, "MT0016", "MT0019")
+    httpd.expect_messages("MT0016", "MT0019")
     spool = make_spool(httpd)
     os.chmod(spool, mode)
     body = tracking() + f'MappTrackSpoolDir "{spool}"\n'
@@ -140,7 +140,7 @@ def test_group_or_world_writable_spool_dir_is_refused(httpd, mode):
 def test_spool_dir_owned_by_another_user_is_refused_and_not_chowned(httpd):
     """A directory of `nobody`'s: the server says whose it is and what to do,
     and does not take it over."""
-    allow(httpd, "MT0016", "MT0019")
+    httpd.expect_messages("MT0016", "MT0019")
     nobody = pwd.getpwnam("nobody")
     spool = os.path.join(httpd.root, "spool")
     os.makedirs(spool)
@@ -171,7 +171,7 @@ def test_fifo_and_dev_zero_symlink_named_like_segments_are_never_read(httpd, tra
     memory ran out, and every attempt was logged. Now both are skipped (MT0208,
     once a minute per process), the good segment next to them is delivered, and
     the server stays healthy and small."""
-    allow(httpd, "MT0208", required=("MT0208",))
+    httpd.expect_messages("MT0208", required=True)
     spool = make_spool(httpd)
     ms, recs = good_records(httpd, track_server, 6)
     plant_segment(spool, recs, "seg-4000000-1700000000000-2.mts")
@@ -214,7 +214,7 @@ def test_fifo_and_dev_zero_symlink_named_like_segments_are_never_read(httpd, tra
 
 def test_oversized_file_named_like_a_segment_is_not_read(httpd, track_server):
     """A (sparse) 64 MiB file: far more than a segment can hold; never read into memory."""
-    allow(httpd, "MT0208", required=("MT0208",))
+    httpd.expect_messages("MT0208", required=True)
     spool = make_spool(httpd)
     ms, recs = good_records(httpd, track_server, 3)
     big = plant_segment(spool, recs[:1], "seg-4000000-1700000000000-1.mts")
@@ -236,7 +236,7 @@ def test_planted_records_reach_only_the_configured_endpoint_as_hits(httpd, track
     record naming track_server2 as its proxy with a timeout of 0, a line that
     walks to another path, a cookie that injects a header. track_server2 gets
     nothing; the configured track server gets only the good hits, as hits."""
-    allow(httpd, "MT0109", "MT0117", "MT0207")
+    httpd.expect_messages("MT0109", "MT0117", "MT0207")
     spool = make_spool(httpd)
     ms, good = good_records(httpd, track_server, 4)
     base = int(time.time() * 1000) - 600_000

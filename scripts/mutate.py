@@ -80,6 +80,12 @@ def check(m):
 
 def main():
     args = sys.argv[1:]
+    known = {"--list", "-k"}
+    if "-h" in args or "--help" in args or any(
+        a.startswith("-") and a not in known for a in args
+    ) or (args and args[-1] == "-k"):
+        print(__doc__.strip() if __doc__ else "usage: scripts/mutate.sh [-k WORD] [--list]")
+        return 0 if ("-h" in args or "--help" in args) else 2
     word = args[args.index("-k") + 1] if "-k" in args else None
     mutations = [m for m in read_mutations() if not word or word in m["area"] or word in m["file"]]
     if "--list" in args:

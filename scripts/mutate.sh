@@ -5,7 +5,7 @@
 # Not part of .ci/run (about a minute per mutation); the target is 0 survived.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-if [[ " $* " != *" --list "* ]]; then
+if [[ " $* " != *" --list "* && " $* " != *" -h "* && " $* " != *" --help "* ]]; then
   "$top/scripts/install-deps.sh"
   "$top/scripts/build.sh" "$top/build/mutate" >/dev/null
 fi
